@@ -1,0 +1,168 @@
+"""The ``followup`` command line: thin commands over :mod:`followup.engine`.
+
+Each command parses its options, calls one engine function, picks a renderer
+and sets the exit code: 0 all good, 1 problems found, 2 bad usage or
+unreadable input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from followup.engine import (
+    ENGINE_VERSION,
+    FactsError,
+    PolicyError,
+    PolicyNotFound,
+    check_policy_file,
+    list_policy_files,
+    load_policy,
+    load_schema,
+    policy_dirs,
+)
+
+from ._io import parse_as_of, read_facts
+from ._render import decision_text, problems_text
+
+__all__ = ["main"]
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # the last line of defence: a user's mistake never shows a traceback
+        try:
+            return super().invoke(ctx)
+        except (PolicyError, FactsError) as exc:
+            click.echo(problems_text(exc.problems), err=True)
+            ctx.exit(1)
+        except PolicyNotFound as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(ENGINE_VERSION, prog_name="followup")
+@click.option(
+    "--policies-dir",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of policies (<name>/<version>.yaml), searched before $FOLLOWUP_POLICIES and the bundled ones.",
+)
+@click.pass_context
+def main(ctx: click.Context, policies_dir: tuple[str, ...]) -> None:
+    """Explainable advice on when and how to follow up after a job interview."""
+    ctx.obj = {"policies_dir": policies_dir}
+
+
+def _dirs(ctx: click.Context) -> tuple[str, ...]:
+    return tuple(ctx.obj.get("policies_dir", ())) if ctx.obj else ()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
+    """Check policy files and report every problem with file:line:column.
+
+    Without PATHS, checks every policy found (bundled, $FOLLOWUP_POLICIES and
+    --policies-dir). Exit 0 when all are valid, 1 when problems were found,
+    2 when a file cannot be read.
+    """
+    files = [Path(p) for p in paths] or [r.path for r in list_policy_files(policy_dirs(_dirs(ctx)))]
+    for f in files:
+        if not f.is_file():
+            raise click.UsageError(f"no policy file at {f}")
+    results = {str(f): check_policy_file(f) for f in files}
+    unreadable = any(p.code == "unreadable" for probs in results.values() for p in probs)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "files": [
+                        {"file": f, "ok": not probs, "problems": [p.to_dict() for p in probs]}
+                        for f, probs in results.items()
+                    ]
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for f, probs in results.items():
+            if probs:
+                click.echo(problems_text(probs))
+            else:
+                click.echo(f"{f}: ok")
+        bad = sum(1 for probs in results.values() if probs)
+        total = sum(len(probs) for probs in results.values())
+        if bad:
+            click.echo(
+                f"{total} problem{'s' if total != 1 else ''} in {bad} of {len(results)} files",
+                err=True,
+            )
+    if unreadable:
+        ctx.exit(2)
+    if any(results.values()):
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("facts", type=click.Path(allow_dash=True))
+@click.option(
+    "--policy",
+    "policy_ref",
+    default="interview-follow-up",
+    show_default=True,
+    help="NAME, NAME@VERSION or a policy file.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    help="The moment of evaluation (ISO date or date-time); default: the facts' as_of, else now.",
+)
+@FORMAT
+@click.pass_context
+def evaluate(ctx: click.Context, facts: str, policy_ref: str, as_of: str | None, fmt: str) -> None:
+    """Say what to do after one interview, when, and which rules say so."""
+    moment = parse_as_of(as_of)
+    policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
+    data, name, positions = read_facts(facts)
+    from followup.engine._facts import normalize_facts
+
+    # validate with positions first, so errors point at lines in the facts file
+    normalize_facts(
+        data,
+        default_as_of=moment or "2000-01-01",
+        file=name,
+        locate=positions.of if positions else None,
+    )
+    decision = policy.evaluate(data, as_of=moment, file=name)
+    if fmt == "json":
+        click.echo(decision.to_json(indent=2))
+    else:
+        click.echo(decision_text(decision.to_dict(), policy))
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["policy", "facts", "decision"]))
+def schema(name: str) -> None:
+    """Print a JSON Schema (for editors and other tools)."""
+    click.echo(json.dumps(load_schema(name), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

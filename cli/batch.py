@@ -1,0 +1,312 @@
+"""``followup batch``: evaluate a whole cohort, one decision per row."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import IO, Any
+
+import click
+from followup.engine import FollowupError, PolicyError, PolicyNotFound
+from followup.engine.batch import (
+    INPUT_FORMATS,
+    BatchInterrupted,
+    BatchJob,
+    BatchOptions,
+    BatchResult,
+    CheckpointMismatch,
+    Executor,
+    InputSpec,
+    PolicyRef,
+    Progress,
+    UnreadableInput,
+    detect_format,
+    run_batch,
+)
+
+__all__ = ["batch_command"]
+
+_SHOWN_ERRORS = 20
+
+
+def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            date.fromisoformat(value)
+        else:
+            datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date such as 2026-03-02 (or 2026-03-02T09:00)"
+        ) from None
+    return value
+
+
+class _ProgressLine:
+    """A one-line progress bar on a terminal: rows, rows/s, percent and ETA."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        rate = (p.rows - p.start_rows) / p.elapsed if p.elapsed > 0 else 0.0
+        text = f"{p.rows:>12,} rows  {rate:>9,.0f} rows/s"
+        if p.errors:
+            text += f"  {p.errors:,} errors"
+        if p.total and p.position:
+            fraction = min(p.position / p.total, 1.0)
+            done = int(fraction * 20)
+            text += f"  [{'=' * done}{' ' * (20 - done)}] {fraction:4.0%}"
+            if fraction > 0 and p.elapsed > 0:
+                left = p.elapsed * (1 - fraction) / fraction
+                text += f"  ETA {int(left) // 60}:{int(left) % 60:02d}"
+        self._stream.write("\r" + text.ljust(79))
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\r" + " " * 79 + "\r")
+            self._stream.flush()
+
+
+class _ErrorLines:
+    """Shows failed rows on stderr when there is no --errors file."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, line: str) -> None:
+        self.count += 1
+        if self.count > _SHOWN_ERRORS:
+            return
+        record = json.loads(line)
+        where = f"row {record['row']}"
+        if record.get("line") is not None:
+            where += f" (line {record['line']})"
+        if record.get("applicant_id"):
+            where += f", applicant {record['applicant_id']}"
+        for problem in record["errors"]:
+            text = f"{where}: {problem['code']}: {problem['pointer'] or '/'}: {problem['message']}"
+            if problem.get("suggestion"):
+                text += f" ({problem['suggestion']})"
+            click.echo(text, err=True)
+
+    def close(self) -> None:
+        if self.count > _SHOWN_ERRORS:
+            click.echo(
+                f"... and {self.count - _SHOWN_ERRORS} more failed rows; use --errors FILE to keep them all",
+                err=True,
+            )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """``kill`` stops a run the way Ctrl-C does: resumable, no partial output."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. some test runners)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _executor(dask: str | None, workers: int) -> Iterator[Executor | None]:
+    if dask is None:
+        yield None
+        return
+    try:
+        from followup.engine.batch.dask import dask_executor
+    except ImportError as exc:
+        raise click.UsageError("--dask needs Dask: pip install 'followup[dask]'") from exc
+    with dask_executor(dask, workers) as executor:
+        yield executor
+
+
+def _report(result: BatchResult) -> None:
+    click.echo(f"read {result.read} = decided {result.decided} + errors {result.errors}", err=True)
+    if result.duplicates:
+        aid, rows = next(iter(result.duplicates.items()))
+        click.echo(
+            f"duplicate applicant_ids: {len(result.duplicates)} "
+            f"(e.g. {aid} at rows {', '.join(map(str, rows))}); see --summary for more",
+            err=True,
+        )
+    if result.stopped_early:
+        click.echo(result.stopped_early, err=True)
+
+
+@click.command(
+    "batch",
+    help=(
+        "Evaluate a cohort: one decision per row of INPUT (CSV, JSONL or Parquet; - for stdin), "
+        "written in input order to OUTPUT. Rows that fail are reported (--errors) and never stop the run. "
+        "Exit status: 0 all rows decided, 1 some rows failed, 2 bad usage or unreadable input."
+    ),
+)
+@click.argument("input_path", metavar="INPUT", type=str)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Output file (default stdout); written atomically.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    help="Input format (default: from the extension; stdin: jsonl).",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one decision per line; csv: one row per applicant with the next action.",
+)
+@click.option(
+    "--trace",
+    type=click.Choice(["none", "fired", "full"]),
+    default="fired",
+    show_default=True,
+    help="How much explanation each decision carries.",
+)
+@click.option(
+    "--as-of",
+    callback=_check_as_of,
+    metavar="DATE",
+    help="Evaluate as of this date for every row (a row's as_of column wins). Default: now.",
+)
+@click.option(
+    "--policy",
+    "policy_name",
+    default="interview-follow-up",
+    show_default=True,
+    help="Policy name or file.",
+)
+@click.option("--policy-version", help="Version of a bundled policy (default: newest).")
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write failed rows here (JSONL: row, line, applicant_id, every field error).",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write counts per action, status, rule and error code, and timing (JSON).",
+)
+@click.option("--max-errors", type=click.IntRange(min=1), help="Stop after this many failed rows.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Worker processes (the output is the same for any number).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows per unit of work.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run writing the same OUTPUT.")
+@click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="SCHEDULER",
+    help="Evaluate on a Dask cluster at this address, or 'local' for a LocalCluster.",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar and no per-row error lines on stderr."
+)
+def batch_command(
+    input_path: str,
+    output: str | None,
+    input_format: str | None,
+    output_format: str,
+    trace: str,
+    as_of: str | None,
+    policy_name: str,
+    policy_version: str | None,
+    errors_path: str | None,
+    summary_path: str | None,
+    max_errors: int | None,
+    workers: int,
+    chunk_size: int,
+    resume: bool,
+    dask_scheduler: str | None,
+    quiet: bool,
+) -> None:
+    try:
+        fmt = detect_format(input_path, input_format)
+    except UnreadableInput as exc:
+        raise click.UsageError(str(exc)) from exc
+    if output == "-":
+        output = None
+    source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
+    job = BatchJob(PolicyRef(policy_name, policy_version), trace, as_of or "", output_format)
+    options = BatchOptions(
+        workers=workers, chunk_size=chunk_size, max_errors=max_errors, resume=resume
+    )
+    bar = _ProgressLine(sys.stderr) if sys.stderr.isatty() and not quiet else None
+    shown = _ErrorLines() if errors_path is None and not quiet else None
+    try:
+        with _sigterm_as_interrupt(), _executor(dask_scheduler, workers) as executor:
+            result = run_batch(
+                source,
+                job,
+                output=output,
+                stream=sys.stdout.buffer if output is None else None,
+                errors=errors_path,
+                on_error=shown,
+                options=options,
+                progress=bar,
+                executor=executor,
+            )
+    except BatchInterrupted as exc:
+        if bar:
+            bar.close()
+        hint = " run the same command with --resume to continue" if exc.resumable else ""
+        click.echo(f"interrupted after {exc.rows} rows; no output was written.{hint}", err=True)
+        sys.exit(130)
+    except (UnreadableInput, CheckpointMismatch) as exc:
+        raise click.UsageError(str(exc)) from exc
+    except PolicyNotFound as exc:
+        raise click.UsageError(str(exc)) from exc
+    except (PolicyError, FollowupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if bar:
+        bar.close()
+    if shown:
+        shown.close()
+    _report(result)
+    if summary_path:
+        summary = {"input": input_path, "output": output, **result.summary()}
+        with open(summary_path, "w", encoding="utf-8") as fh:
+            json.dump(summary, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    sys.exit(1 if result.errors or result.stopped_early else 0)

@@ -1,0 +1,58 @@
+"""followup's engine: load a policy once, evaluate many interviews.
+
+>>> from followup.engine import load_policy
+>>> policy = load_policy("interview-follow-up")
+>>> decision = policy.evaluate({"interview_at": "2026-03-02T10:00"}, as_of="2026-03-03")
+>>> [r["action"] for r in decision.recommendations][:1]
+['send_thank_you']
+"""
+
+from ._decision import Decision
+from ._errors import FactsError, FollowupError, PolicyError, PolicyNotFound, Problem
+from ._facts import (
+    ACTIONS,
+    CHANNELS,
+    FACT_KINDS,
+    FACTS,
+    INDUSTRIES,
+    STAGES,
+    STATUSES,
+    normalize_facts,
+)
+from ._policy import (
+    ENGINE_VERSION,
+    Policy,
+    check_policy_file,
+    find_policy,
+    list_policy_files,
+    load_policy,
+    load_policy_text,
+    policy_dirs,
+)
+from ._schema import load_schema
+
+__all__ = [
+    "ACTIONS",
+    "CHANNELS",
+    "ENGINE_VERSION",
+    "FACTS",
+    "FACT_KINDS",
+    "INDUSTRIES",
+    "STAGES",
+    "STATUSES",
+    "Decision",
+    "FactsError",
+    "FollowupError",
+    "Policy",
+    "PolicyError",
+    "PolicyNotFound",
+    "Problem",
+    "check_policy_file",
+    "find_policy",
+    "list_policy_files",
+    "load_policy",
+    "load_policy_text",
+    "load_schema",
+    "normalize_facts",
+    "policy_dirs",
+]

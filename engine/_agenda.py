@@ -1,0 +1,128 @@
+"""The agenda: forward chaining over a compiled policy.
+
+Rules are matched in the compiled schedule (dependency order, then salience,
+then id), each at most once (refraction). A rule that matches fires its
+actions in order; derived facts it sets are visible to every later rule. A
+rule that matches but would set a derived fact already set by a
+higher-salience writer is *shadowed* and does not fire. One pass over the
+schedule reaches the fixpoint, because no rule is matched before every rule
+that can change what it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._compiler import Caution, CompiledPolicy, Recommend, SetFact
+from ._conditions import compare_moments, first_failure, jsonable, trace
+
+__all__ = ["TRACE_MODES", "run"]
+
+TRACE_MODES = ("none", "fired", "full")
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, tuple) and not v)
+
+
+def _status(rec: Recommend, facts: Mapping[str, Any], earliest: Any, latest: Any) -> str:
+    if rec.done_when is not None and _present(facts.get(rec.done_when)):
+        return "done"
+    now = facts["as_of"]
+    if earliest is not None and compare_moments(now, earliest) < 0:
+        return "upcoming"
+    if latest is not None and compare_moments(now, latest) > 0:
+        return "overdue"
+    return "due"
+
+
+def run(policy: CompiledPolicy, facts: Mapping[str, Any], mode: str = "full") -> dict[str, Any]:
+    """Evaluate normalised facts; returns the decision's rule-dependent parts.
+
+    Args:
+        policy: the compiled policy.
+        facts: normalised facts (see ``normalize_facts``), ``as_of`` included.
+        mode: "none", "fired" or "full": how much of the trace to fill in.
+
+    Returns:
+        A dict with ``recommendations``, ``cautions``, ``derived`` and ``trace``.
+    """
+    known: dict[str, Any] = dict(facts)
+    set_by: dict[str, str] = {}
+    derived: dict[str, Any] = {}
+    recommendations: list[dict[str, Any]] = []
+    cautions: list[dict[str, Any]] = []
+    fired: list[dict[str, Any]] = []
+    not_fired: list[dict[str, Any]] = []
+    detail = mode != "none"
+    full = mode == "full"
+    for rule in policy.rules:
+        when = rule.when
+        matched = when is None or when.test(known)
+        if matched and rule.writes and not set_by.keys().isdisjoint(rule.writes):
+            conditions: list[dict[str, Any]] = []
+            if full and when is not None:
+                trace(when, known, conditions)
+            not_fired.append(
+                {
+                    "rule": rule.id,
+                    "reason": "shadowed",
+                    "failed_condition": None,
+                    "conditions": conditions,
+                }
+            )
+            continue
+        if not matched:
+            conditions = []
+            if full and when is not None:
+                trace(when, known, conditions)
+            not_fired.append(
+                {
+                    "rule": rule.id,
+                    "reason": "failed",
+                    "failed_condition": first_failure(when, known)
+                    if detail and when is not None
+                    else None,
+                    "conditions": conditions,
+                }
+            )
+            continue
+        conditions = []
+        if detail and when is not None:
+            trace(when, known, conditions)
+        fired.append({"rule": rule.id, "conditions": conditions})
+        for action in rule.actions:
+            if isinstance(action, SetFact):
+                value = action.fn(known)
+                known[action.fact] = value
+                set_by[action.fact] = rule.id
+                derived[action.fact] = {
+                    "value": jsonable(value),
+                    "rule": rule.id,
+                    "inputs": {name: jsonable(known.get(name)) for name in sorted(action.reads)},
+                }
+            elif isinstance(action, Recommend):
+                earliest = action.earliest.fn(known) if action.earliest is not None else None
+                latest = action.latest.fn(known) if action.latest is not None else None
+                recommendations.append(
+                    {
+                        "action": action.action,
+                        "status": _status(action, known, earliest, latest),
+                        "earliest": jsonable(earliest),
+                        "latest": jsonable(latest),
+                        "channel": action.channel(known) if action.channel is not None else None,
+                        "template": action.template,
+                        "rule": rule.id,
+                        "cite": list(rule.cite),
+                        "message": action.message,
+                    }
+                )
+            elif isinstance(action, Caution):
+                cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
+    return {
+        "recommendations": recommendations,
+        "cautions": cautions,
+        "derived": derived,
+        "trace": {"fired": fired, "not_fired": not_fired},
+    }

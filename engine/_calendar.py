@@ -1,0 +1,150 @@
+"""Business days, public holidays and seasonal slowdown windows.
+
+Public holidays come from the ``holidays`` package (maintained data for many
+countries) and are looked up once per country and year.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+__all__ = [
+    "SlowdownWindow",
+    "add_business_days",
+    "business_days_between",
+    "holiday_dates",
+    "holidays_between",
+    "is_business_day",
+    "next_business_day",
+    "slowdown_days",
+]
+
+Moment = date | datetime
+
+_WEEKEND = frozenset((5, 6))
+
+
+@functools.lru_cache(maxsize=4096)
+def holiday_dates(country: str, year: int) -> frozenset[date]:
+    """The public holidays of a country in a year (empty for an unknown country)."""
+    import holidays
+
+    try:
+        table = holidays.country_holidays(country, years=year)
+    except NotImplementedError:
+        return frozenset()
+    return frozenset(table.keys())
+
+
+def _day(moment: Moment) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def is_business_day(moment: Moment, country: str | None) -> bool:
+    """Monday to Friday and not a public holiday in ``country`` (when known)."""
+    day = _day(moment)
+    if day.weekday() in _WEEKEND:
+        return False
+    return not (country and day in holiday_dates(country, day.year))
+
+
+def next_business_day(moment: Moment, country: str | None) -> Moment:
+    """The moment itself when it falls on a business day, else the same time on the next one."""
+    step = timedelta(days=1)
+    for _ in range(366):
+        if is_business_day(moment, country):
+            return moment
+        moment = moment + step
+    raise ValueError(
+        "no business day within a year"
+    )  # pragma: no cover - no calendar is that closed
+
+
+def add_business_days(moment: Moment, count: int, country: str | None) -> Moment:
+    """Move ``count`` business days forward (or back when negative), keeping the time of day."""
+    step = timedelta(days=1 if count >= 0 else -1)
+    remaining = abs(count)
+    while remaining:
+        moment = moment + step
+        if is_business_day(moment, country):
+            remaining -= 1
+    return moment
+
+
+def business_days_between(start: Moment, end: Moment, country: str | None) -> int:
+    """Business days in (start, end]; negative when end is before start."""
+    a, b = _day(start), _day(end)
+    sign = 1
+    if b < a:
+        a, b, sign = b, a, -1
+    count = 0
+    day = a + timedelta(days=1)
+    while day <= b:
+        if is_business_day(day, country):
+            count += 1
+        day += timedelta(days=1)
+    return sign * count
+
+
+def holidays_between(start: Moment, end: Moment, country: str | None) -> int:
+    """Public holidays falling Monday to Friday in (start, end]."""
+    if not country:
+        return 0
+    a, b = _day(start), _day(end)
+    if b <= a:
+        return 0
+    count = 0
+    for year in range(a.year, b.year + 1):
+        for day in holiday_dates(country, year):
+            if a < day <= b and day.weekday() not in _WEEKEND:
+                count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class SlowdownWindow:
+    """A yearly window (month-day to month-day, may cross new year) adding leeway days."""
+
+    id: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+    extra_days: int
+    applies_to: frozenset[str] | None  # values of the calendar's match fact; None = everyone
+
+    def occurrences(self, years: Iterable[int]) -> Iterable[tuple[date, date]]:
+        for year in years:
+            first = _month_day(year, self.start)
+            end_year = year if self.end >= self.start else year + 1
+            yield first, _month_day(end_year, self.end)
+
+
+def _month_day(year: int, md: tuple[int, int]) -> date:
+    month, day = md
+    if (month, day) == (2, 29):
+        try:
+            return date(year, 2, 29)
+        except ValueError:
+            return date(year, 2, 28)
+    return date(year, month, day)
+
+
+def slowdown_days(
+    windows: Iterable[SlowdownWindow], start: Moment, end: Moment, match: str | None
+) -> int:
+    """Sum of the extra days of every window that overlaps [start, end] and applies to ``match``.
+
+    Each window counts once, however many of its yearly occurrences overlap.
+    """
+    a, b = _day(start), _day(end)
+    if b < a:
+        a, b = b, a
+    total = 0
+    for window in windows:
+        if window.applies_to is not None and match not in window.applies_to:
+            continue
+        if any(lo <= b and a <= hi for lo, hi in window.occurrences(range(a.year - 1, b.year + 1))):
+            total += window.extra_days
+    return total

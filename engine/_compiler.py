@@ -1,0 +1,749 @@
+"""Compiling a policy document into an immutable, evaluable form.
+
+Compilation runs once per policy load: it checks everything the schema cannot
+(names, types, dependencies, conflicts), reports every problem together, and
+builds closures for conditions and actions plus the order in which rules are
+matched. Evaluation never re-validates anything.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+from typing import Any
+
+from . import _calendar as cal
+from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
+from ._errors import Problem, did_you_mean
+from ._expr import CalendarDef, Compiled, Env, ExprError, compile_node, parse
+from ._facts import ACTIONS, CHANNELS, FACTS
+from ._yaml import Positions
+
+__all__ = [
+    "Caution",
+    "CompiledPolicy",
+    "CompiledRule",
+    "Recommend",
+    "SetFact",
+    "Table",
+    "compile_policy",
+]
+
+Facts = Mapping[str, Any]
+
+#: fact kinds -> expression types
+_KIND_TYPES = {
+    "string": "text",
+    "enum": "text",
+    "timezone": "text",
+    "country": "text",
+    "date": "moment",
+    "datetime": "moment",
+    "bool": "bool",
+    "int": "number",
+    "list": "list",
+}
+#: declared derived types (policy words) -> expression types
+_DERIVED_TYPES = {"date": "moment", "number": "number", "text": "text", "bool": "bool"}
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    type: str
+    rows: Mapping[str, Any]
+    default: Any
+    has_default: bool
+
+    def lookup(self, key: Any) -> Any:
+        if key in self.rows:
+            return self.rows[key]
+        return self.default if self.has_default else None
+
+
+@dataclass(frozen=True)
+class SetFact:
+    fact: str
+    fn: Callable[[Facts], Any]
+    reads: frozenset[str]
+    source: str
+    pointer: str
+    kind = "set"
+
+
+@dataclass(frozen=True)
+class Recommend:
+    action: str
+    earliest: Compiled | None
+    latest: Compiled | None
+    channel: Callable[[Facts], Any] | None
+    template: str | None
+    message: str
+    done_when: str | None
+    reads: frozenset[str]
+    pointer: str
+    kind = "recommend"
+
+
+@dataclass(frozen=True)
+class Caution:
+    id: str
+    message: str
+    pointer: str
+    reads: frozenset[str] = frozenset()
+    kind = "caution"
+
+
+Action = SetFact | Recommend | Caution
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    title: str
+    description: str
+    cite: tuple[str, ...]
+    salience: int
+    when: Condition | None
+    actions: tuple[Action, ...]
+    reads: frozenset[str]
+    writes: frozenset[str]
+    index: int  # position in the file, for messages only
+    pointer: str
+    explain: str | None
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """Everything evaluation needs, frozen."""
+
+    meta: Mapping[str, Any]
+    parameters: Mapping[str, int | float]
+    tables: Mapping[str, Table]
+    calendars: Mapping[str, CalendarDef]
+    derived: Mapping[str, Mapping[str, Any]]
+    templates: Mapping[str, Mapping[str, Any]]
+    rules: tuple[CompiledRule, ...]  # in schedule (match) order
+    writers: Mapping[str, tuple[str, ...]]  # derived fact -> rule ids, highest salience first
+
+
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+class _Collector:
+    def __init__(self, file: str | None, positions: Positions | None) -> None:
+        self.file = file
+        self.positions = positions
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        code: str,
+        pointer: str,
+        message: str,
+        suggestion: str | None = None,
+        value: Any = None,
+        key: bool = False,
+        offset: int | None = None,
+    ) -> None:
+        pos = self.positions.of(pointer, key=key) if self.positions else None
+        line, col = pos if pos else (None, None)
+        if offset and col is not None:
+            col += offset
+        self.problems.append(
+            Problem(code, message, pointer, self.file, line, col, suggestion, value)
+        )
+
+    def from_condition(self, exc: ConditionError) -> None:
+        self.add(exc.code, exc.pointer, exc.message, exc.suggestion)
+
+
+def compile_policy(
+    doc: Mapping[str, Any], file: str | None, positions: Positions | None
+) -> tuple[CompiledPolicy | None, list[Problem]]:
+    """Check and compile a schema-valid policy document.
+
+    Returns:
+        (compiled policy, []) or (None, every problem found).
+    """
+    out = _Collector(file, positions)
+    meta = doc["policy"]
+
+    params: dict[str, int | float] = {
+        name: spec["value"] for name, spec in doc.get("parameters", {}).items()
+    }
+    derived_decl: dict[str, dict[str, Any]] = dict(doc.get("derived", {}))
+    for name in derived_decl:
+        if name in FACTS:
+            out.add(
+                "derived-shadows-input",
+                f"/derived/{name}",
+                f"'{name}' is an input fact; a derived fact needs a name of its own",
+                f"rename it, e.g. '{name}_derived'",
+                key=True,
+            )
+
+    fact_types: dict[str, str] = {n: _KIND_TYPES[s.kind] for n, s in FACTS.items()}
+    choices: dict[str, tuple[str, ...]] = {n: s.choices for n, s in FACTS.items() if s.choices}
+    for name, spec in derived_decl.items():
+        if name not in FACTS:
+            fact_types[name] = _DERIVED_TYPES[spec["type"]]
+            if spec.get("choices"):
+                choices[name] = tuple(spec["choices"])
+
+    tables = _tables(doc.get("tables", {}), fact_types, choices, out)
+    calendars = _calendars(doc.get("calendars", {}), choices, out)
+    templates: dict[str, Mapping[str, Any]] = {
+        k: MappingProxyType(dict(v)) for k, v in doc.get("templates", {}).items()
+    }
+
+    env = Env(MappingProxyType(fact_types), MappingProxyType(params), MappingProxyType(calendars))
+    cenv = ConditionEnv(env, choices)
+
+    rules: list[CompiledRule] = []
+    seen_ids: dict[str, int] = {}
+    for i, raw in enumerate(doc["rules"]):
+        ptr = f"/rules/{i}"
+        rid = raw["id"]
+        if rid in seen_ids:
+            out.add(
+                "duplicate-rule-id",
+                f"{ptr}/id",
+                f"the rule id '{rid}' is already used by rule {seen_ids[rid] + 1} (/rules/{seen_ids[rid]})",
+                "give every rule its own id",
+                rid,
+            )
+            continue
+        seen_ids[rid] = i
+        rule = _rule(raw, i, ptr, cenv, tables, templates, derived_decl, out)
+        if rule is not None:
+            rules.append(rule)
+
+    written = {f for r in rules for f in r.writes}
+    read_anywhere = {f for r in rules for f in r.reads}
+    for name in derived_decl:
+        if name in FACTS or name in written:
+            continue
+        if name in read_anywhere:
+            out.add(
+                "derived-never-written",
+                f"/derived/{name}",
+                f"the derived fact '{name}' is read by a rule but no rule sets it",
+                f"add a rule with '- set: {{fact: {name}, ...}}', or stop reading it",
+                key=True,
+            )
+        else:
+            out.add(
+                "derived-unused",
+                f"/derived/{name}",
+                f"the derived fact '{name}' is declared but no rule sets or reads it",
+                "remove the declaration",
+                key=True,
+            )
+
+    schedule, writers = _schedule(rules, out)
+    if out.problems:
+        return None, out.problems
+    return (
+        CompiledPolicy(
+            meta=MappingProxyType(dict(meta)),
+            parameters=MappingProxyType(params),
+            tables=MappingProxyType(tables),
+            calendars=MappingProxyType(calendars),
+            derived=MappingProxyType(
+                {k: MappingProxyType(dict(v)) for k, v in derived_decl.items()}
+            ),
+            templates=MappingProxyType(templates),
+            rules=tuple(schedule),
+            writers=MappingProxyType(writers),
+        ),
+        [],
+    )
+
+
+def _tables(
+    raw: Mapping[str, Any],
+    fact_types: Mapping[str, str],
+    choices: Mapping[str, tuple[str, ...]],
+    out: _Collector,
+) -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for name, spec in raw.items():
+        ptr = f"/tables/{name}"
+        key = spec["key"]
+        if key not in fact_types:
+            out.add(
+                "unknown-fact",
+                f"{ptr}/key",
+                f"the table key '{key}' is not a known fact",
+                did_you_mean(key, fact_types),
+                key,
+            )
+            continue
+        want = spec["type"]
+
+        def ok_type(v: Any, want: str = want) -> bool:
+            if want == "number":
+                return isinstance(v, int | float) and not isinstance(v, bool)
+            return isinstance(v, str)
+
+        for row_key, value in spec["rows"].items():
+            if not ok_type(value):
+                out.add(
+                    "type-mismatch",
+                    f"{ptr}/rows/{row_key}",
+                    f"{value!r} is not {want} as the table declares",
+                    value=value,
+                )
+            if key in choices and row_key not in choices[key]:
+                out.add(
+                    "unknown-value",
+                    f"{ptr}/rows/{row_key}",
+                    f"'{row_key}' is not a value {key} can take",
+                    did_you_mean(row_key, choices[key]) or f"use one of {', '.join(choices[key])}",
+                    row_key,
+                    key=True,
+                )
+        has_default = "default" in spec
+        if has_default and not ok_type(spec["default"]):
+            out.add(
+                "type-mismatch",
+                f"{ptr}/default",
+                f"{spec['default']!r} is not {want} as the table declares",
+            )
+        if key in choices and not has_default:
+            missing = [c for c in choices[key] if c not in spec["rows"]]
+            if missing:
+                out.add(
+                    "table-incomplete",
+                    f"{ptr}/rows",
+                    f"the table has no row for {', '.join(missing)} and no default",
+                    "add those rows or a 'default:'",
+                )
+        tables[name] = Table(
+            name, key, want, MappingProxyType(dict(spec["rows"])), spec.get("default"), has_default
+        )
+    return tables
+
+
+def _calendars(
+    raw: Mapping[str, Any], choices: Mapping[str, tuple[str, ...]], out: _Collector
+) -> dict[str, CalendarDef]:
+    calendars: dict[str, CalendarDef] = {}
+    for name, spec in raw.items():
+        ptr = f"/calendars/{name}"
+        match = spec.get("match_fact")
+        if match is not None and match not in FACTS:
+            out.add(
+                "unknown-fact",
+                f"{ptr}/match_fact",
+                f"'{match}' is not an input fact",
+                did_you_mean(match, FACTS),
+            )
+            continue
+        windows: list[cal.SlowdownWindow] = []
+        for i, w in enumerate(spec["windows"]):
+            wptr = f"{ptr}/windows/{i}"
+            ends: list[tuple[int, int]] = []
+            for end in ("from", "to"):
+                m = _MONTH_DAY.match(str(w[end]))
+                md = (int(m.group(1)), int(m.group(2))) if m else None
+                try:
+                    if md is None:
+                        raise ValueError
+                    date(2000, *md)
+                except ValueError:
+                    out.add(
+                        "bad-month-day",
+                        f"{wptr}/{end}",
+                        f"{w[end]!r} is not a month-day",
+                        "write it as MM-DD in quotes, e.g. '12-24'",
+                        w[end],
+                    )
+                    continue
+                ends.append(md)
+            applies = w.get("applies_to")
+            if applies is not None:
+                if match is None:
+                    out.add(
+                        "bad-calendar",
+                        f"{wptr}/applies_to",
+                        "'applies_to' needs the calendar's 'match_fact'",
+                    )
+                elif match in choices:
+                    for j, v in enumerate(applies):
+                        if v not in choices[match]:
+                            out.add(
+                                "unknown-value",
+                                f"{wptr}/applies_to/{j}",
+                                f"'{v}' is not a value {match} can take",
+                                did_you_mean(v, choices[match]),
+                                v,
+                            )
+            if len(ends) == 2:
+                windows.append(
+                    cal.SlowdownWindow(
+                        w["id"],
+                        ends[0],
+                        ends[1],
+                        w["extra_days"],
+                        frozenset(applies) if applies is not None else None,
+                    )
+                )
+        calendars[name] = CalendarDef(name, match, tuple(windows))
+    return calendars
+
+
+def _expr(source: Any, env: Env, pointer: str, out: _Collector) -> Compiled | None:
+    try:
+        return compile_node(parse(source), env, str(source))
+    except ExprError as exc:
+        out.add(exc.code, pointer, f"'{source}': {exc}", exc.suggestion, source, offset=None)
+        return None
+
+
+def _rule(
+    raw: Mapping[str, Any],
+    index: int,
+    ptr: str,
+    cenv: ConditionEnv,
+    tables: Mapping[str, Table],
+    templates: Mapping[str, Any],
+    derived_decl: Mapping[str, Any],
+    out: _Collector,
+) -> CompiledRule | None:
+    env = cenv.expr
+    before = len(out.problems)
+    when: Condition | None = None
+    if "when" in raw:
+        errors: list[ConditionError] = []
+        when = compile_condition(raw["when"], cenv, f"{ptr}/when", errors)
+        for e in errors:
+            out.from_condition(e)
+    actions: list[Action] = []
+    for j, item in enumerate(raw["then"]):
+        aptr = f"{ptr}/then/{j}"
+        ((kind, body),) = item.items()
+        if kind == "set":
+            a = _set(body, f"{aptr}/set", env, tables, derived_decl, out)
+            if a is not None:
+                actions.append(a)
+        elif kind == "recommend":
+            r = _recommend(body, f"{aptr}/recommend", env, cenv, templates, out)
+            if r is not None:
+                actions.append(r)
+        else:
+            actions.append(Caution(body["id"], body["message"], f"{aptr}/caution"))
+    if len(out.problems) != before:
+        return None
+    reads = frozenset(when.reads if when else ()) | frozenset().union(*(a.reads for a in actions))
+    writes = frozenset(a.fact for a in actions if isinstance(a, SetFact))
+    return CompiledRule(
+        id=raw["id"],
+        title=raw["title"],
+        description=raw.get("description", ""),
+        cite=tuple(raw["cite"]),
+        salience=raw.get("salience", 0),
+        when=when,
+        actions=tuple(actions),
+        reads=reads,
+        writes=writes,
+        index=index,
+        pointer=ptr,
+        explain=raw.get("explain"),
+    )
+
+
+def _set(
+    body: Mapping[str, Any],
+    ptr: str,
+    env: Env,
+    tables: Mapping[str, Table],
+    derived_decl: Mapping[str, Any],
+    out: _Collector,
+) -> SetFact | None:
+    fact = body["fact"]
+    if fact in FACTS:
+        out.add(
+            "sets-input-fact",
+            f"{ptr}/fact",
+            f"'{fact}' is an input fact; rules may only set derived facts",
+            f"declare a derived fact (e.g. '{fact}_effective') under 'derived:' and set that",
+            fact,
+        )
+        return None
+    if fact not in derived_decl:
+        out.add(
+            "unknown-fact",
+            f"{ptr}/fact",
+            f"'{fact}' is not a declared derived fact",
+            did_you_mean(fact, list(derived_decl)) or "declare it under 'derived:' with its type",
+            fact,
+        )
+        return None
+    want = env.fact_types[fact]
+    allowed = derived_decl[fact].get("choices")
+    if "value" in body:
+        value = body["value"]
+        if isinstance(value, str) and value.startswith("$"):
+            c = _expr(value[1:], env, f"{ptr}/value", out)
+            if c is None:
+                return None
+            if c.type != want:
+                out.add(
+                    "type-mismatch",
+                    f"{ptr}/value",
+                    f"'{value}' is {c.type} but '{fact}' is declared {want}",
+                    value=value,
+                )
+                return None
+            return SetFact(fact, c.fn, c.reads, value, ptr)
+        got = (
+            "bool"
+            if isinstance(value, bool)
+            else "number"
+            if isinstance(value, int | float)
+            else "text"
+        )
+        if got != want:
+            out.add(
+                "type-mismatch",
+                f"{ptr}/value",
+                f"{value!r} is {got} but '{fact}' is declared {want}",
+                value=value,
+            )
+            return None
+        if allowed and value not in allowed:
+            out.add(
+                "unknown-value",
+                f"{ptr}/value",
+                f"{value!r} is not one of the values declared for '{fact}' ({', '.join(allowed)})",
+                did_you_mean(str(value), allowed),
+                value,
+            )
+            return None
+        return SetFact(fact, lambda f: value, frozenset(), repr(value), ptr)
+    if "expr" in body:
+        c = _expr(body["expr"], env, f"{ptr}/expr", out)
+        if c is None:
+            return None
+        if c.type != want:
+            out.add(
+                "type-mismatch",
+                f"{ptr}/expr",
+                f"'{body['expr']}' gives {c.type} but '{fact}' is declared {want}",
+                "add a unit to turn a number into a span (e.g. '+ 7 days')"
+                if c.type == "number" and want == "moment"
+                else None,
+            )
+            return None
+        return SetFact(fact, c.fn, c.reads, str(body["expr"]), ptr)
+    lookup = body["lookup"]
+    tname = lookup["table"]
+    if tname not in tables:
+        out.add(
+            "unknown-table",
+            f"{ptr}/lookup/table",
+            f"'{tname}' is not a table of this policy",
+            did_you_mean(tname, tables),
+            tname,
+        )
+        return None
+    table = tables[tname]
+    if table.type != want:
+        out.add(
+            "type-mismatch",
+            f"{ptr}/lookup",
+            f"table '{tname}' holds {table.type} but '{fact}' is declared {want}",
+        )
+        return None
+    key = table.key
+    return SetFact(
+        fact, lambda f: table.lookup(f.get(key)), frozenset({key}), f"{tname}[{key}]", ptr
+    )
+
+
+def _recommend(
+    body: Mapping[str, Any],
+    ptr: str,
+    env: Env,
+    cenv: ConditionEnv,
+    templates: Mapping[str, Any],
+    out: _Collector,
+) -> Recommend | None:
+    ok = True
+    times: dict[str, Compiled | None] = {"earliest": None, "latest": None}
+    for key in times:
+        if key in body:
+            c = _expr(body[key], env, f"{ptr}/{key}", out)
+            if c is None:
+                ok = False
+            elif c.type != "moment":
+                out.add(
+                    "type-mismatch",
+                    f"{ptr}/{key}",
+                    f"'{body[key]}' is {c.type}, not a date",
+                    value=body[key],
+                )
+                ok = False
+            else:
+                times[key] = c
+    channel: Callable[[Facts], Any] | None = None
+    reads: set[str] = set()
+    if "channel" in body:
+        raw = body["channel"]
+        if isinstance(raw, str) and raw.startswith("$"):
+            name = raw[1:]
+            opts = cenv.choices.get(name)
+            if name not in env.fact_types:
+                out.add(
+                    "unknown-fact",
+                    f"{ptr}/channel",
+                    f"'{name}' is not a known fact",
+                    did_you_mean(name, env.fact_types),
+                    raw,
+                )
+                ok = False
+            elif not opts or not set(opts) <= set(CHANNELS):
+                out.add(
+                    "type-mismatch",
+                    f"{ptr}/channel",
+                    f"'{name}' is not a channel fact (its values must be among {', '.join(CHANNELS)})",
+                    "declare it with 'choices: [email, phone, linkedin]'",
+                    raw,
+                )
+                ok = False
+            else:
+                channel = lambda f: f.get(name)  # noqa: E731
+                reads.add(name)
+        else:
+            channel = lambda f: raw  # noqa: E731
+    template = body.get("template")
+    if template is not None and template not in templates:
+        out.add(
+            "unknown-template",
+            f"{ptr}/template",
+            f"'{template}' is not a template of this policy",
+            did_you_mean(template, templates) or "add it under 'templates:'",
+            template,
+        )
+        ok = False
+    done_when = body.get("done_when")
+    if done_when is not None:
+        if done_when not in env.fact_types:
+            out.add(
+                "unknown-fact",
+                f"{ptr}/done_when",
+                f"'{done_when}' is not a known fact",
+                did_you_mean(done_when, env.fact_types),
+                done_when,
+            )
+            ok = False
+        else:
+            reads.add(done_when)
+    if body["action"] not in ACTIONS:  # pragma: no cover - the schema's enum catches it
+        ok = False
+    if not ok:
+        return None
+    for c in times.values():
+        if c is not None:
+            reads |= c.reads
+    return Recommend(
+        action=body["action"],
+        earliest=times["earliest"],
+        latest=times["latest"],
+        channel=channel,
+        template=template,
+        message=body["message"],
+        done_when=done_when,
+        reads=frozenset(reads | {"as_of"}),
+        pointer=ptr,
+    )
+
+
+def _schedule(
+    rules: list[CompiledRule], out: _Collector
+) -> tuple[list[CompiledRule], dict[str, tuple[str, ...]]]:
+    """Order rules so each is matched after every rule that can write what it reads.
+
+    Writers of one derived fact are ordered by salience (highest first) so the
+    highest-salience writer that fires wins; equal salience is a conflict.
+    Ties are broken by salience, then rule id: never by position in the file.
+    """
+    by_id = {r.id: r for r in rules}
+    writers: dict[str, list[CompiledRule]] = {}
+    for r in rules:
+        for f in r.writes:
+            writers.setdefault(f, []).append(r)
+    edges: dict[str, set[str]] = {r.id: set() for r in rules}
+    for fact, ws in writers.items():
+        ws.sort(key=lambda r: (-r.salience, r.id))
+        for a, b in itertools.pairwise(ws):
+            if a.salience == b.salience:
+                out.add(
+                    "conflicting-writers",
+                    f"{b.pointer}/salience" if b.salience else b.pointer,
+                    f"rules '{a.id}' and '{b.id}' both set '{fact}' at salience {a.salience}; which one wins would be arbitrary",
+                    "give the rule that should win a higher salience",
+                )
+            edges[a.id].add(b.id)
+    for r in rules:
+        for f in r.reads:
+            for w in writers.get(f, ()):
+                if w.id == r.id:
+                    out.add(
+                        "dependency-cycle",
+                        r.pointer,
+                        f"rule '{r.id}' reads '{f}', which it sets itself",
+                        "read the inputs of the value instead",
+                    )
+                else:
+                    edges[w.id].add(r.id)
+    indegree = {rid: 0 for rid in edges}
+    for targets in edges.values():
+        for t in targets:
+            indegree[t] += 1
+    heap = [(-by_id[rid].salience, rid) for rid, d in indegree.items() if d == 0]
+    heapq.heapify(heap)
+    order: list[CompiledRule] = []
+    while heap:
+        _, rid = heapq.heappop(heap)
+        order.append(by_id[rid])
+        for t in sorted(edges[rid]):
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                heapq.heappush(heap, (-by_id[t].salience, t))
+    if len(order) != len(rules):
+        stuck = sorted(rid for rid, d in indegree.items() if d > 0)
+        cycle = _find_cycle(stuck, edges)
+        first = by_id[cycle[0]]
+        out.add(
+            "dependency-cycle",
+            first.pointer,
+            "these rules depend on each other in a circle: " + " -> ".join([*cycle, cycle[0]]),
+            "break the circle: one of them must not read what another of them sets",
+        )
+    return order, {f: tuple(w.id for w in ws) for f, ws in writers.items()}
+
+
+def _find_cycle(stuck: list[str], edges: Mapping[str, set[str]]) -> list[str]:
+    stuck_set = set(stuck)
+    start = stuck[0]
+    path: list[str] = [start]
+    seen = {start: 0}
+    node = start
+    while True:
+        nxt = sorted(t for t in edges[node] if t in stuck_set)
+        if not nxt:  # pragma: no cover - every stuck node has a stuck successor
+            return path
+        node = nxt[0]
+        if node in seen:
+            return path[seen[node] :]
+        seen[node] = len(path)
+        path.append(node)

@@ -1,0 +1,630 @@
+"""Conditions: subjects, the operator registry, and compiled condition trees.
+
+A condition names a *subject* (``fact``, ``since``, ``elapsed`` or ``value``)
+and exactly one *operator*. Each operator is one small entry in
+:data:`OPERATORS`: the subject types it accepts, how its operand is read, the
+words used to explain it, and the test itself. Adding an operator is adding
+one entry here and one property in ``policy.schema.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from . import _calendar as cal
+from ._expr import Compiled, Env, ExprError, compile_node, parse
+from ._facts import as_datetime
+
+__all__ = [
+    "OPERATORS",
+    "SUBJECTS",
+    "UNIT_WORDS",
+    "Condition",
+    "Group",
+    "Leaf",
+    "Operator",
+    "compare_moments",
+    "elapsed",
+    "jsonable",
+]
+
+Facts = Mapping[str, Any]
+
+
+def compare_moments(a: date | datetime, b: date | datetime) -> int:
+    """-1, 0 or 1; when either side is a plain date, only the days are compared."""
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        x: Any
+        y: Any
+        x, y = a, b
+    else:
+        x = a.date() if isinstance(a, datetime) else a
+        y = b.date() if isinstance(b, datetime) else b
+    return int(x > y) - int(x < y)
+
+
+def elapsed(
+    start: date | datetime, end: date | datetime, unit: str, country: str | None
+) -> float | int:
+    """Time from start to end in a unit: whole calendar days, hours, weeks or business days."""
+    if unit == "days":
+        a = start.date() if isinstance(start, datetime) else start
+        b = end.date() if isinstance(end, datetime) else end
+        return (b - a).days
+    if unit == "weeks":
+        a = start.date() if isinstance(start, datetime) else start
+        b = end.date() if isinstance(end, datetime) else end
+        return (b - a).days / 7
+    if unit == "hours":
+        return (as_datetime(end) - as_datetime(start)).total_seconds() / 3600
+    return cal.business_days_between(start, end, country)
+
+
+UNIT_WORDS = {"days": "days", "hours": "hours", "weeks": "weeks", "business_days": "business days"}
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it appears in decisions and explanations."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+# -------------------------------------------------------------- operators
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One comparison a condition can make.
+
+    Attributes:
+        name: the YAML key.
+        subjects: subject types it accepts (number, moment, text, bool, list, any).
+        operand: how the operand is read: "literal", "literals", "expr", "range", "flag".
+        words: how it reads in an explanation.
+        test: (left, right) -> bool, called only when both are known.
+    """
+
+    name: str
+    subjects: tuple[str, ...]
+    operand: str
+    words: str
+    test: Callable[[Any, Any], bool]
+
+
+def _num(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    return op
+
+
+def _moment(want: Callable[[int], bool]) -> Callable[[Any, Any], bool]:
+    return lambda a, b: want(compare_moments(a, b))
+
+
+def _between(a: Any, rng: Any) -> bool:
+    lo, hi = rng
+    if isinstance(a, date):
+        return compare_moments(lo, a) <= 0 <= compare_moments(hi, a)
+    return bool(lo <= a <= hi)
+
+
+_SCALARS = ("text", "number", "bool")
+OPERATORS: dict[str, Operator] = {
+    op.name: op
+    for op in (
+        Operator("equals", _SCALARS, "literal", "is", lambda a, b: bool(a == b)),
+        Operator("not_equals", _SCALARS, "literal", "is not", lambda a, b: bool(a != b)),
+        Operator("in", ("text", "number"), "literals", "is one of", lambda a, b: a in b),
+        Operator("not_in", ("text", "number"), "literals", "is none of", lambda a, b: a not in b),
+        Operator("less_than", ("number",), "expr", "is less than", _num(lambda a, b: bool(a < b))),
+        Operator("at_most", ("number",), "expr", "is at most", _num(lambda a, b: bool(a <= b))),
+        Operator("more_than", ("number",), "expr", "is more than", _num(lambda a, b: bool(a > b))),
+        Operator("at_least", ("number",), "expr", "is at least", _num(lambda a, b: bool(a >= b))),
+        Operator("before", ("moment",), "expr", "is before", _moment(lambda c: c < 0)),
+        Operator("on_or_before", ("moment",), "expr", "is on or before", _moment(lambda c: c <= 0)),
+        Operator("after", ("moment",), "expr", "is after", _moment(lambda c: c > 0)),
+        Operator("on_or_after", ("moment",), "expr", "is on or after", _moment(lambda c: c >= 0)),
+        Operator("between", ("number", "moment"), "range", "is between", _between),
+        Operator("present", ("any",), "flag", "is present", lambda a, b: True),
+        Operator("missing", ("any",), "flag", "is missing", lambda a, b: True),
+    )
+}
+
+SUBJECTS = ("fact", "since", "elapsed", "value")
+
+
+# --------------------------------------------------------- compiled trees
+
+
+def _is_present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, tuple) and not v)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A single test: subject, operator, operand."""
+
+    pointer: str
+    text: str
+    explain: str | None
+    subject_label: str
+    operator: Operator
+    left: Callable[[Facts], Any]
+    right: Callable[[Facts], Any]
+    flag: bool
+    reads: frozenset[str]
+    kind = "leaf"
+
+    def test(self, facts: Facts) -> bool:
+        op = self.operator
+        a = self.left(facts)
+        if op.operand == "flag":
+            present = _is_present(a)
+            return present == self.flag if op.name == "present" else present != self.flag
+        if a is None:
+            return False
+        b = self.right(facts)
+        if b is None or (op.operand == "range" and (b[0] is None or b[1] is None)):
+            return False
+        return op.test(a, b)
+
+    def values(self, facts: Facts) -> tuple[Any, Any]:
+        a = self.left(facts)
+        if self.operator.operand == "flag":
+            return jsonable(a), self.flag
+        b = self.right(facts)
+        return jsonable(a), jsonable(b)
+
+
+@dataclass(frozen=True)
+class Group:
+    """``all``, ``any`` or ``not`` over child conditions."""
+
+    pointer: str
+    kind: str
+    children: tuple[Condition, ...]
+    text: str
+    explain: str | None
+    reads: frozenset[str]
+
+    def test(self, facts: Facts) -> bool:
+        if self.kind == "all":
+            return all(c.test(facts) for c in self.children)
+        if self.kind == "any":
+            return any(c.test(facts) for c in self.children)
+        return not self.children[0].test(facts)
+
+
+Condition = Leaf | Group
+
+
+def trace(
+    cond: Condition, facts: Facts, out: list[dict[str, Any]], active: bool = True
+) -> bool | None:
+    """Evaluate with short-circuiting, appending one entry per leaf to ``out``.
+
+    A ``not`` over a single test is reported as that test with the negated
+    result; a ``not`` over a group reports the group's tests, then one entry
+    for the negation itself. Tests not reached because of short-circuiting
+    get ``result: None``. Returns the condition's result (None when inactive).
+    """
+    if isinstance(cond, Leaf):
+        return _trace_leaf(cond, facts, out, active, negated=False)
+    if cond.kind == "not":
+        child = cond.children[0]
+        if isinstance(child, Leaf):
+            return _trace_leaf(child, facts, out, active, negated=True)
+        inner = trace(child, facts, out, active)
+        result = None if inner is None else not inner
+        out.append({"text": cond.text, "left": None, "right": None, "result": result})
+        return result
+    outcome: bool | None = None if not active else (cond.kind == "all")
+    for child in cond.children:
+        going = active and outcome == (cond.kind == "all")
+        r = trace(child, facts, out, going)
+        if going and r is not None:
+            if cond.kind == "all" and not r:
+                outcome = False
+            elif cond.kind == "any" and r:
+                outcome = True
+    return outcome
+
+
+def _trace_leaf(
+    leaf: Leaf, facts: Facts, out: list[dict[str, Any]], active: bool, negated: bool
+) -> bool | None:
+    text = f"not ({leaf.text})" if negated else leaf.text
+    if not active:
+        out.append({"text": text, "left": None, "right": None, "result": None})
+        return None
+    left, right = leaf.values(facts)
+    result = leaf.test(facts) != negated
+    out.append({"text": text, "left": left, "right": right, "result": result})
+    return result
+
+
+def first_failure(cond: Condition, facts: Facts) -> str:
+    """The text of the condition that decided a failure (the outermost that failed)."""
+    if isinstance(cond, Leaf):
+        return cond.text
+    if cond.kind == "all":
+        for child in cond.children:
+            if not child.test(facts):
+                return first_failure(child, facts)
+    return cond.text
+
+
+# ------------------------------------------------------------- compiling
+
+
+class ConditionError(Exception):
+    def __init__(
+        self,
+        pointer: str,
+        code: str,
+        message: str,
+        suggestion: str | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.pointer = pointer
+        self.code = code
+        self.message = message
+        self.suggestion = suggestion
+        self.offset = offset
+
+
+def _expr(source: Any, env: Env, pointer: str) -> Compiled:
+    try:
+        return compile_node(parse(source), env, str(source))
+    except ExprError as exc:
+        raise ConditionError(
+            pointer, exc.code, f"'{source}': {exc}", exc.suggestion, exc.offset
+        ) from exc
+
+
+@dataclass
+class ConditionEnv:
+    """Compile-time knowledge for conditions."""
+
+    expr: Env
+    choices: Mapping[str, Sequence[str]]  # fact -> allowed values, for enums
+
+
+def compile_condition(
+    raw: Any, env: ConditionEnv, pointer: str, errors: list[ConditionError]
+) -> Condition | None:
+    """Compile one condition (recursively); problems go to ``errors``."""
+    if not isinstance(raw, dict):
+        errors.append(ConditionError(pointer, "bad-condition", "a condition must be a mapping"))
+        return None
+    explain = raw.get("explain")
+    for group in ("all", "any", "not"):
+        if group in raw:
+            extra = sorted(set(raw) - {group, "explain"})
+            if extra:
+                errors.append(
+                    ConditionError(
+                        pointer,
+                        "bad-condition",
+                        f"'{group}' cannot be combined with {', '.join(extra)} in one condition",
+                        f"put the other tests inside the '{group}' list",
+                    )
+                )
+                return None
+            items = raw[group] if group != "not" else [raw[group]]
+            if group != "not" and (not isinstance(items, list) or not items):
+                errors.append(
+                    ConditionError(
+                        f"{pointer}/{group}", "bad-condition", f"'{group}' needs a non-empty list"
+                    )
+                )
+                return None
+            kids: list[Condition] = []
+            for i, item in enumerate(items):
+                child_ptr = f"{pointer}/{group}/{i}" if group != "not" else f"{pointer}/not"
+                c = compile_condition(item, env, child_ptr, errors)
+                if c is not None:
+                    kids.append(c)
+            if len(kids) != len(items):
+                return None
+            if group == "not":
+                text = f"not ({kids[0].text})"
+            else:
+                text = ("all of: " if group == "all" else "any of: ") + "; ".join(
+                    k.text for k in kids
+                )
+            reads = frozenset().union(*(k.reads for k in kids))
+            return Group(pointer, group, tuple(kids), text, explain, reads)
+    return _compile_leaf(raw, env, pointer, errors)
+
+
+def _compile_leaf(
+    raw: dict[str, Any], env: ConditionEnv, pointer: str, errors: list[ConditionError]
+) -> Leaf | None:
+    subjects = [k for k in SUBJECTS if k in raw]
+    ops = [k for k in raw if k in OPERATORS]
+    known = set(SUBJECTS) | set(OPERATORS) | {"unit", "explain"}
+    unknown = [k for k in raw if k not in known]
+    if unknown:
+        from ._errors import did_you_mean
+
+        errors.append(
+            ConditionError(
+                f"{pointer}/{unknown[0]}",
+                "unknown-key",
+                f"'{unknown[0]}' is not a condition key",
+                did_you_mean(unknown[0], sorted(known))
+                or "see docs/policy-language.md for the operators",
+            )
+        )
+        return None
+    if len(subjects) != 1:
+        errors.append(
+            ConditionError(
+                pointer,
+                "bad-condition",
+                "a condition needs exactly one subject: fact, since, elapsed or value"
+                + (f" (found {', '.join(subjects)})" if subjects else ""),
+                "e.g. '- {fact: industry, equals: finance}'",
+            )
+        )
+        return None
+    if len(ops) != 1:
+        errors.append(
+            ConditionError(
+                pointer,
+                "bad-condition",
+                "a condition needs exactly one operator"
+                + (f" (found {', '.join(ops)})" if ops else ""),
+                "split it into two conditions inside 'all'"
+                if ops
+                else "add e.g. 'equals:' or 'present: true'",
+            )
+        )
+        return None
+    subject, opname = subjects[0], ops[0]
+    op = OPERATORS[opname]
+    unit = raw.get("unit", "days")
+    if "unit" in raw and subject not in ("since", "elapsed"):
+        errors.append(
+            ConditionError(
+                f"{pointer}/unit", "bad-condition", "'unit' only goes with 'since' or 'elapsed'"
+            )
+        )
+        return None
+    if unit not in UNIT_WORDS:
+        errors.append(
+            ConditionError(
+                f"{pointer}/unit",
+                "bad-unit",
+                f"'{unit}' is not a unit; use one of {', '.join(UNIT_WORDS)}",
+            )
+        )
+        return None
+    sub_ptr = f"{pointer}/{subject}"
+    try:
+        stype, left, label, reads = _subject(subject, raw[subject], unit, env, sub_ptr)
+    except ConditionError as exc:
+        errors.append(exc)
+        return None
+    op_ptr = f"{pointer}/{opname}"
+    operand = raw[opname]
+    if "any" not in op.subjects and stype not in op.subjects:
+        hint = None
+        if stype == "moment" and op.operand == "expr":
+            hint = "for dates use before, on_or_before, after or on_or_after"
+        elif stype == "number" and opname in ("before", "on_or_before", "after", "on_or_after"):
+            hint = "for numbers use less_than, at_most, more_than or at_least"
+        elif stype == "moment" and opname in ("equals", "not_equals", "in", "not_in"):
+            hint = "for dates use between, or on_or_after together with on_or_before"
+        errors.append(
+            ConditionError(
+                op_ptr,
+                "type-mismatch",
+                f"'{opname}' cannot be used on {label}, which is {_TYPE_WORDS.get(stype, stype)}",
+                hint,
+            )
+        )
+        return None
+    flag = True
+    right: Callable[[Facts], Any] = _none
+    right_text = ""
+    try:
+        if op.operand == "flag":
+            if not isinstance(operand, bool):
+                raise ConditionError(
+                    op_ptr, "bad-value", f"'{opname}' takes true or false, not {operand!r}"
+                )
+            flag = operand
+            text = (
+                f"{label} {op.words}"
+                if flag
+                else f"{label} {OPERATORS['missing' if opname == 'present' else 'present'].words}"
+            )
+        elif op.operand == "literal":
+            right, right_text, more = _literal(operand, stype, subject, raw[subject], env, op_ptr)
+            reads |= more
+            text = f"{label} {op.words} {right_text}"
+        elif op.operand == "literals":
+            if not isinstance(operand, list) or not operand:
+                raise ConditionError(
+                    op_ptr, "bad-value", f"'{opname}' takes a non-empty list of values"
+                )
+            values = []
+            for i, item in enumerate(operand):
+                f, _t, more = _literal(item, stype, subject, raw[subject], env, f"{op_ptr}/{i}")
+                if more:
+                    raise ConditionError(
+                        f"{op_ptr}/{i}", "bad-value", "lists cannot refer to facts ($name)"
+                    )
+                values.append(f({}))
+            frozen = frozenset(values)
+            right = lambda f: frozen  # noqa: E731
+            right_text = ", ".join(str(_word(v)) for v in values)
+            text = f"{label} {op.words} {right_text}"
+        elif op.operand == "expr":
+            c = _expr(operand, env.expr, op_ptr)
+            _want(c, stype, op_ptr, opname)
+            right, reads = c.fn, reads | c.reads
+            text = f"{label} {op.words} {operand}"
+        else:  # range
+            if not isinstance(operand, list) or len(operand) != 2:
+                raise ConditionError(
+                    op_ptr, "bad-value", "'between' takes a list of two values: [low, high]"
+                )
+            lo = _expr(operand[0], env.expr, f"{op_ptr}/0")
+            hi = _expr(operand[1], env.expr, f"{op_ptr}/1")
+            _want(lo, stype, f"{op_ptr}/0", opname)
+            _want(hi, stype, f"{op_ptr}/1", opname)
+            lf, hf = lo.fn, hi.fn
+            right = lambda f: (lf(f), hf(f))  # noqa: E731
+            reads = reads | lo.reads | hi.reads
+            text = f"{label} {op.words} {operand[0]} and {operand[1]}"
+    except ConditionError as exc:
+        errors.append(exc)
+        return None
+    explain = raw.get("explain")
+    return Leaf(pointer, text, explain, label, op, left, right, flag, frozenset(reads))
+
+
+_TYPE_WORDS = {
+    "number": "a number",
+    "moment": "a date",
+    "text": "text",
+    "bool": "true/false",
+    "list": "a list",
+}
+
+
+def _none(facts: Facts) -> Any:
+    return None
+
+
+def _word(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v
+
+
+def _want(c: Compiled, stype: str, pointer: str, opname: str) -> None:
+    if c.type != stype:
+        raise ConditionError(
+            pointer,
+            "type-mismatch",
+            f"'{opname}' compares {_TYPE_WORDS.get(stype, stype)} with '{c.text}', which is "
+            f"{_TYPE_WORDS.get(c.type, c.type)}",
+            "add a unit (e.g. '7 days') only when the left side is a date"
+            if c.type == "duration"
+            else None,
+        )
+
+
+def _subject(
+    subject: str, raw: Any, unit: str, env: ConditionEnv, pointer: str
+) -> tuple[str, Callable[[Facts], Any], str, frozenset[str]]:
+    if subject == "fact":
+        if not isinstance(raw, str):
+            raise ConditionError(pointer, "bad-condition", "'fact' takes the name of a fact")
+        c = _expr(raw, env.expr, pointer)
+        if raw not in env.expr.fact_types:  # pragma: no cover - _expr raised already
+            raise ConditionError(pointer, "unknown-fact", f"'{raw}' is not a known fact")
+        return c.type, c.fn, raw, c.reads
+    if subject == "value":
+        c = _expr(raw, env.expr, pointer)
+        return c.type, c.fn, str(raw), c.reads
+    if subject == "since":
+        start = _expr(raw, env.expr, pointer)
+        if start.type != "moment":
+            raise ConditionError(
+                pointer, "type-mismatch", f"'since' needs a date, and '{raw}' is not one"
+            )
+        sf = start.fn
+
+        def since(f: Facts) -> Any:
+            s, now = sf(f), f.get("as_of")
+            return None if s is None or now is None else elapsed(s, now, unit, f.get("country"))
+
+        return "number", since, f"{UNIT_WORDS[unit]} since {raw}", start.reads | {"as_of"}
+    # elapsed
+    if not isinstance(raw, dict) or set(raw) != {"from", "to"}:
+        raise ConditionError(
+            pointer,
+            "bad-condition",
+            "'elapsed' takes {from: DATE, to: DATE}",
+            "e.g. elapsed: {from: interview_at, to: thank_you_sent_at}",
+        )
+    a = _expr(raw["from"], env.expr, f"{pointer}/from")
+    b = _expr(raw["to"], env.expr, f"{pointer}/to")
+    for c, key in ((a, "from"), (b, "to")):
+        if c.type != "moment":
+            raise ConditionError(f"{pointer}/{key}", "type-mismatch", f"'{c.text}' is not a date")
+    af, bf = a.fn, b.fn
+
+    def between(f: Facts) -> Any:
+        x, y = af(f), bf(f)
+        return None if x is None or y is None else elapsed(x, y, unit, f.get("country"))
+
+    return (
+        "number",
+        between,
+        f"{UNIT_WORDS[unit]} from {raw['from']} to {raw['to']}",
+        a.reads | b.reads,
+    )
+
+
+def _literal(
+    operand: Any, stype: str, subject: str, subject_raw: Any, env: ConditionEnv, pointer: str
+) -> tuple[Callable[[Facts], Any], str, frozenset[str]]:
+    """A literal operand, or a ``$fact`` reference; checked against the subject's type and choices."""
+    if isinstance(operand, str) and operand.startswith("$"):
+        name = operand[1:]
+        c = _expr(name, env.expr, pointer)
+        if c.type != stype:
+            raise ConditionError(
+                pointer,
+                "type-mismatch",
+                f"'{operand}' is {_TYPE_WORDS.get(c.type, c.type)} but the subject is {_TYPE_WORDS.get(stype, stype)}",
+            )
+        return c.fn, operand, c.reads
+    kind = (
+        "bool"
+        if isinstance(operand, bool)
+        else "number"
+        if isinstance(operand, int | float)
+        else "text"
+        if isinstance(operand, str)
+        else None
+    )
+    if kind != stype:
+        raise ConditionError(
+            pointer,
+            "type-mismatch",
+            f"{operand!r} is {_TYPE_WORDS.get(kind or '', 'not a plain value')} but the subject is "
+            f"{_TYPE_WORDS.get(stype, stype)}",
+            "write true or false without quotes"
+            if stype == "bool" and isinstance(operand, str)
+            else None,
+        )
+    if subject == "fact" and isinstance(operand, str):
+        choices = env.choices.get(str(subject_raw))
+        if choices and operand not in choices:
+            from ._errors import did_you_mean
+
+            raise ConditionError(
+                pointer,
+                "unknown-value",
+                f"'{operand}' is not a value {subject_raw} can take (it can be {', '.join(choices)})",
+                did_you_mean(operand, choices),
+            )
+    return (lambda f: operand), str(_word(operand)), frozenset()

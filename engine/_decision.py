@@ -1,0 +1,67 @@
+"""The decision: what to do and when, and why, for one interview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["Decision"]
+
+
+class Decision:
+    """The outcome of evaluating one interview's facts against a policy.
+
+    The decision's content is the dict returned by :meth:`to_dict`, whose
+    shape is ``decision.schema.json``.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    @property
+    def applicant_id(self) -> str | None:
+        value = self._data["applicant_id"]
+        return value if isinstance(value, str) else None
+
+    @property
+    def as_of(self) -> str:
+        return str(self._data["as_of"])
+
+    @property
+    def recommendations(self) -> list[dict[str, Any]]:
+        return list(self._data["recommendations"])
+
+    @property
+    def cautions(self) -> list[dict[str, Any]]:
+        return list(self._data["cautions"])
+
+    @property
+    def derived(self) -> dict[str, Any]:
+        return dict(self._data["derived"])
+
+    @property
+    def fired(self) -> list[str]:
+        """Ids of the rules that fired, in firing order."""
+        return [entry["rule"] for entry in self._data["trace"]["fired"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as plain JSON-ready data (the caller may keep and change it)."""
+        return json.loads(self.to_json())  # type: ignore[no-any-return]
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Canonical JSON: fixed key order, no trailing spaces; byte-identical for equal decisions."""
+        if indent is None:
+            return json.dumps(self._data, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self._data, ensure_ascii=False, indent=indent)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        actions = ", ".join(f"{r['action']}:{r['status']}" for r in self._data["recommendations"])
+        return f"Decision(applicant_id={self._data['applicant_id']!r}, as_of={self.as_of!r}, [{actions}])"

@@ -1,0 +1,421 @@
+"""The input vocabulary and the normaliser that checks facts against it.
+
+``facts.schema.json`` is the published contract; this module is its fast,
+typed twin used on every evaluation (a test proves they accept the same
+documents). Normalising turns ISO strings into dates and date-times in the
+applicant's local time, fills defaults, and reports every bad field at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as dateutil_parser
+
+from ._errors import FactsError, Problem, did_you_mean
+
+__all__ = [
+    "ACTIONS",
+    "CHANNELS",
+    "FACTS",
+    "FACT_KINDS",
+    "INDUSTRIES",
+    "STAGES",
+    "STATUSES",
+    "FactSpec",
+    "normalize_facts",
+    "parse_moment",
+]
+
+INDUSTRIES = (
+    "tech_startup",
+    "technology",
+    "retail",
+    "hospitality",
+    "finance",
+    "healthcare",
+    "government",
+    "education",
+    "construction",
+    "other",
+)
+STAGES = ("first", "intermediate", "final")
+CHANNELS = ("email", "phone", "linkedin")
+ACTIONS = (
+    "send_thank_you",
+    "send_materials",
+    "wait",
+    "express_continued_interest",
+    "send_status_inquiry",
+    "contact_about_offer_deadline",
+    "move_on",
+)
+STATUSES = ("due", "upcoming", "overdue", "done")
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One input fact: its kind ("string", "enum", "date", "datetime", "bool",
+    "int", "list"), allowed values for enums, and what it means."""
+
+    name: str
+    kind: str
+    description: str
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    minimum: int | None = None
+
+
+def _spec(name: str, kind: str, description: str, **kw: Any) -> tuple[str, FactSpec]:
+    return name, FactSpec(name, kind, description, **kw)
+
+
+FACTS: dict[str, FactSpec] = dict(
+    [
+        _spec(
+            "applicant_id",
+            "string",
+            "Your own identifier for the applicant (text or whole number).",
+        ),
+        _spec("candidate_name", "string", "The candidate's name."),
+        _spec("company", "string", "The employer."),
+        _spec("role", "string", "The job title interviewed for."),
+        _spec(
+            "interviewer_name",
+            "string",
+            "Who interviewed the candidate; messages are addressed to them.",
+        ),
+        _spec(
+            "interview_at",
+            "datetime",
+            "When the interview took place (ISO date or date-time).",
+            required=True,
+        ),
+        _spec("timezone", "timezone", "The applicant's IANA time zone, e.g. Europe/London."),
+        _spec("country", "country", "ISO 3166 alpha-2 country code, for public holidays, e.g. GB."),
+        _spec("industry", "enum", "The employer's industry.", choices=INDUSTRIES),
+        _spec("stage", "enum", "Which round the interview was.", choices=STAGES),
+        _spec("more_rounds_expected", "bool", "The company said further rounds will follow."),
+        _spec(
+            "stated_decision_by",
+            "date",
+            "The date by which the interviewer said they would decide.",
+        ),
+        _spec(
+            "stated_timeline_days",
+            "int",
+            "The interviewer said they would decide within this many days of the interview.",
+            minimum=1,
+        ),
+        _spec(
+            "last_contact_at",
+            "datetime",
+            "The last exchange with the company; defaults to interview_at.",
+        ),
+        _spec("thank_you_sent_at", "datetime", "When the thank-you message was sent."),
+        _spec(
+            "promised_materials", "list", "Documents or references promised during the interview."
+        ),
+        _spec("materials_sent_at", "datetime", "When the promised materials were sent."),
+        _spec(
+            "preferred_channel",
+            "enum",
+            "The channel the posting or interviewer asked for.",
+            choices=CHANNELS,
+        ),
+        _spec("phone_ok", "bool", "The interviewer is open to a follow-up call."),
+        _spec(
+            "linkedin_connected",
+            "bool",
+            "The candidate is connected with the interviewer on LinkedIn.",
+        ),
+        _spec("response_received", "bool", "The company has already answered about the outcome."),
+        _spec(
+            "status_inquiries_sent",
+            "int",
+            "How many status enquiries were sent already.",
+            minimum=0,
+        ),
+        _spec("last_status_inquiry_at", "datetime", "When the last status enquiry was sent."),
+        _spec(
+            "competing_offer_deadline", "date", "The date by which another offer must be answered."
+        ),
+        _spec(
+            "as_of",
+            "datetime",
+            "The moment of evaluation; when the facts carry it, it wins over the caller's default.",
+        ),
+    ]
+)
+
+#: fact name -> kind, for readers that must coerce text cells (CSV).
+FACT_KINDS: dict[str, str] = {
+    name: ("string" if spec.kind in ("timezone", "country") else spec.kind)
+    for name, spec in FACTS.items()
+}
+
+_KIND_WORDS = {
+    "string": "text",
+    "timezone": "an IANA time zone such as Europe/London",
+    "country": "a two-letter ISO 3166 country code such as GB",
+    "datetime": "an ISO date (2026-03-02) or date-time (2026-03-02T14:30)",
+    "date": "an ISO date such as 2026-03-02",
+    "bool": "true or false",
+    "int": "a whole number",
+    "list": "a list of text items",
+}
+
+
+def _allowed(spec: FactSpec) -> str:
+    if spec.kind == "enum":
+        return "one of " + ", ".join(spec.choices)
+    if spec.kind == "int" and spec.minimum is not None:
+        return f"a whole number of at least {spec.minimum}"
+    return _KIND_WORDS[spec.kind]
+
+
+class _Bad(Exception):
+    pass
+
+
+def parse_moment(value: Any, *, date_only: bool = False) -> date | datetime:
+    """Parse an ISO date or date-time (``str``, ``date`` or ``datetime``).
+
+    Aware date-times are returned aware; the caller localises them.
+
+    Raises:
+        ValueError: the value is not an ISO date (or date-time when allowed).
+    """
+    if isinstance(value, datetime):
+        if date_only:
+            raise ValueError("a date without a time is expected")
+        return value
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    text = value.strip()
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    if date_only:
+        raise ValueError("a date without a time is expected")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    # Less common ISO 8601 spellings (basic format, week dates); never free text.
+    if not text[:4].isdigit():
+        raise ValueError("not an ISO 8601 date")
+    result = dateutil_parser.isoparse(text)
+    return result
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
+
+
+def localize(moment: date | datetime, zone: ZoneInfo | None) -> date | datetime:
+    """Bring an aware date-time to the applicant's wall-clock time (naive).
+
+    Without a zone, an aware date-time keeps its own wall-clock time.
+    """
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        if zone is not None:
+            moment = moment.astimezone(zone)
+        return moment.replace(tzinfo=None)
+    return moment
+
+
+def _check(spec: FactSpec, value: Any) -> Any:
+    kind = spec.kind
+    if kind == "string":
+        if isinstance(value, str):
+            if spec.name == "applicant_id" and not value.strip():
+                raise _Bad
+            return value
+        if spec.name == "applicant_id" and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise _Bad
+    if kind == "enum":
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        raise _Bad
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise _Bad
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            if spec.minimum is not None and value < spec.minimum:
+                raise _Bad
+            return value
+        raise _Bad
+    if kind == "list":
+        if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+            return tuple(value)
+        raise _Bad
+    if kind in ("date", "datetime"):
+        try:
+            return parse_moment(value, date_only=kind == "date")
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise _Bad from exc
+    if kind == "timezone":
+        if not isinstance(value, str):
+            raise _Bad
+        try:
+            _zone(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise _Bad from exc
+        return value
+    if kind == "country":
+        if isinstance(value, str) and len(value) == 2 and value.upper() in _countries():
+            return value.upper()
+        raise _Bad
+    raise AssertionError(f"unknown kind {kind}")  # pragma: no cover
+
+
+def _suggestion(spec: FactSpec, value: Any) -> str | None:
+    if spec.kind == "enum" and isinstance(value, str):
+        return did_you_mean(value, spec.choices) or f"use one of: {', '.join(spec.choices)}"
+    if spec.kind == "country" and isinstance(value, str) and len(value) == 2:
+        return "this country has no public holiday data; leave country out to skip holidays"
+    if spec.kind == "bool" and isinstance(value, str):
+        return "write true or false without quotes"
+    if spec.kind == "int" and isinstance(value, str) and value.strip().isdigit():
+        return "write the number without quotes"
+    return None
+
+
+Located = Callable[[str], tuple[int, int] | None]
+
+
+def normalize_facts(
+    raw: Any,
+    *,
+    default_as_of: date | datetime | str | None = None,
+    file: str | None = None,
+    locate: Located | None = None,
+) -> dict[str, Any]:
+    """Check facts against the vocabulary and return them normalised.
+
+    Args:
+        raw: a mapping of fact name to value, as read from YAML, JSON or a row.
+        default_as_of: the caller's moment of evaluation, used when the facts
+            do not carry ``as_of``.
+        file: file name for problems.
+        locate: maps a JSON pointer to (line, column) in the file.
+
+    Returns:
+        A new dict: dates as ``date``/naive local ``datetime``, lists as
+        tuples, ``last_contact_at`` defaulted to ``interview_at`` and
+        ``as_of`` always present.
+
+    Raises:
+        FactsError: with one problem per bad field.
+    """
+    problems: list[Problem] = []
+
+    def problem(
+        code: str, pointer: str, message: str, value: Any = None, suggestion: str | None = None
+    ) -> None:
+        pos = locate(pointer) if locate else None
+        problems.append(
+            Problem(
+                code,
+                message,
+                pointer,
+                file,
+                pos[0] if pos else None,
+                pos[1] if pos else None,
+                suggestion,
+                value,
+            )
+        )
+
+    if not isinstance(raw, Mapping):
+        problem(
+            "facts-not-mapping",
+            "",
+            f"facts must be a mapping of fact names to values, not {type(raw).__name__}",
+        )
+        raise FactsError(problems)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
+        spec = FACTS.get(key) if isinstance(key, str) else None
+        if spec is None:
+            problem(
+                "unknown-fact",
+                pointer,
+                f"'{key}' is not a known fact",
+                key,
+                did_you_mean(str(key), FACTS) or "see `followup schema facts` for the known facts",
+            )
+            continue
+        if value is None:
+            continue  # explicit null means unknown, like a missing key
+        try:
+            out[key] = _check(spec, value)
+        except _Bad:
+            problem(
+                "invalid-fact",
+                pointer,
+                f"{key} is {value!r}; expected {_allowed(spec)}",
+                value,
+                _suggestion(spec, value),
+            )
+    for name, spec in FACTS.items():
+        if spec.required and name not in out and not any(p.pointer == f"/{name}" for p in problems):
+            problem(
+                "missing-fact",
+                "",
+                f"the required fact '{name}' is missing",
+                None,
+                f"add {name}: 2026-03-02",
+            )
+    if problems:
+        raise FactsError(problems)
+
+    zone = _zone(out["timezone"]) if "timezone" in out else None
+    for name, value in out.items():
+        if isinstance(value, datetime):
+            out[name] = localize(value, zone)
+    if "as_of" not in out:
+        if default_as_of is None:
+            default_as_of = datetime.now(UTC).replace(microsecond=0)
+        try:
+            out["as_of"] = localize(parse_moment(default_as_of), zone)
+        except (ValueError, OverflowError) as exc:
+            raise FactsError(
+                [
+                    Problem(
+                        "invalid-as-of",
+                        f"as_of is {default_as_of!r}; expected {_KIND_WORDS['datetime']}",
+                        "/as_of",
+                        file,
+                        value=default_as_of,
+                    )
+                ]
+            ) from exc
+    out.setdefault("last_contact_at", out["interview_at"])
+    return out
+
+
+def as_datetime(moment: date | datetime) -> datetime:
+    """A date becomes midnight of that day; a date-time stays as it is."""
+    if isinstance(moment, datetime):
+        return moment
+    return datetime(moment.year, moment.month, moment.day)

@@ -1,0 +1,322 @@
+"""Finding, loading and evaluating policies."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._agenda import TRACE_MODES, run
+from ._compiler import CompiledPolicy, compile_policy
+from ._conditions import jsonable
+from ._decision import Decision
+from ._errors import PolicyError, PolicyNotFound, Problem
+from ._facts import normalize_facts
+from ._schema import schema_problems
+from ._yaml import load_yaml
+
+__all__ = [
+    "ENGINE_VERSION",
+    "Policy",
+    "PolicyRef",
+    "bundled_policies_dir",
+    "check_policy_file",
+    "find_policy",
+    "list_policy_files",
+    "load_policy",
+    "load_policy_text",
+    "policy_dirs",
+    "semver_key",
+]
+
+ENGINE_VERSION = "0.1.0"
+BACKENDS = ("native",)
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?$")
+
+
+def semver_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key for semantic versions (pre-releases sort before their release)."""
+    m = _SEMVER.match(version)
+    if not m:
+        raise ValueError(f"'{version}' is not a semantic version such as 1.2.0")
+    major, minor, patch, pre = m.groups()
+    return int(major), int(minor), int(patch), 0 if pre else 1, pre or ""
+
+
+class Policy:
+    """A loaded, compiled, immutable policy.
+
+    Attributes:
+        name, version, title: from the policy's metadata.
+        sha256: hex digest of the file's bytes, recorded in every decision.
+        path: where it was loaded from (None for text).
+        compiled: the compiled form (rules in match order).
+        document: the policy document as loaded (read-only use).
+    """
+
+    def __init__(
+        self, compiled: CompiledPolicy, sha256: str, path: Path | None, document: Mapping[str, Any]
+    ) -> None:
+        self.compiled = compiled
+        self.sha256 = sha256
+        self.path = path
+        self.document = document
+        meta = compiled.meta
+        self.name: str = meta["name"]
+        self.version: str = meta["version"]
+        self.title: str = meta.get("title", self.name)
+        self._header = {"name": self.name, "version": self.version, "sha256": sha256}
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """Rule ids in the order they are matched."""
+        return tuple(r.id for r in self.compiled.rules)
+
+    def evaluate(
+        self,
+        facts: Mapping[str, Any],
+        as_of: date | datetime | str | None = None,
+        *,
+        trace: str = "full",
+        file: str | None = None,
+    ) -> Decision:
+        """Evaluate one interview's facts.
+
+        Args:
+            facts: fact name -> value (ISO strings or date objects for dates).
+            as_of: the moment of evaluation when the facts carry no ``as_of``;
+                None means now (UTC), which is recorded in the decision.
+            trace: "full" (every rule with every condition), "fired"
+                (conditions of fired rules, the failing condition of others) or
+                "none" (which rules fired, nothing more).
+            file: the facts' file name, for error messages.
+
+        Returns:
+            The decision.
+
+        Raises:
+            FactsError: the facts are invalid (every bad field is listed).
+        """
+        if trace not in TRACE_MODES:
+            raise ValueError(f"trace must be one of {', '.join(TRACE_MODES)}, not {trace!r}")
+        normal = normalize_facts(facts, default_as_of=as_of, file=file)
+        body = run(self.compiled, normal, trace)
+        data: dict[str, Any] = {
+            "applicant_id": normal.get("applicant_id"),
+            "as_of": jsonable(normal["as_of"]),
+            "policy": dict(self._header),
+            "engine": {"version": ENGINE_VERSION, "backend": "native"},
+        }
+        data.update(body)
+        return Decision(data)
+
+    def __repr__(self) -> str:
+        return f"Policy({self.name}@{self.version}, sha256={self.sha256[:12]})"
+
+
+def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | None, list[Problem]]:
+    doc = load_yaml(data, file)
+    if doc.problems:
+        return None, list(doc.problems)
+    if doc.data is None:
+        return None, [
+            Problem(
+                "empty",
+                "the policy file is empty",
+                "",
+                file,
+                1,
+                1,
+                "start from policies/interview-follow-up",
+            )
+        ]
+    problems = schema_problems("policy", doc.data, file, doc.positions)
+    if problems:
+        return None, problems
+    compiled, problems = compile_policy(doc.data, file, doc.positions)
+    if path is not None:
+        problems += _path_problems(
+            doc.data["policy"],
+            path,
+            file,
+            doc.positions.of("/policy/name"),
+            doc.positions.of("/policy/version"),
+        )
+    if compiled is None or problems:
+        return None, sorted(problems, key=Problem.sort_key)
+    return Policy(compiled, hashlib.sha256(data).hexdigest(), path, doc.data), []
+
+
+def _path_problems(
+    meta: Mapping[str, Any],
+    path: Path,
+    file: str | None,
+    name_pos: tuple[int, int] | None,
+    version_pos: tuple[int, int] | None,
+) -> list[Problem]:
+    """A file named like ``<name>/<semver>.yaml`` must say that name and version inside."""
+    problems: list[Problem] = []
+    if not _SEMVER.match(path.stem):
+        return problems
+    if meta["version"] != path.stem:
+        problems.append(
+            Problem(
+                "version-mismatch",
+                f"the file is named {path.name} but says version {meta['version']}",
+                "/policy/version",
+                file,
+                version_pos[0] if version_pos else None,
+                version_pos[1] if version_pos else None,
+                f"set version: {path.stem}, or rename the file to {meta['version']}.yaml",
+            )
+        )
+    if meta["name"] != path.parent.name:
+        problems.append(
+            Problem(
+                "name-mismatch",
+                f"the file is in the folder '{path.parent.name}' but says name '{meta['name']}'",
+                "/policy/name",
+                file,
+                name_pos[0] if name_pos else None,
+                name_pos[1] if name_pos else None,
+                f"set name: {path.parent.name}, or move the file to a folder named {meta['name']}",
+            )
+        )
+    return problems
+
+
+def load_policy_text(text: str | bytes, file: str | None = None) -> Policy:
+    """Load a policy from YAML text (for tests and tools).
+
+    Raises:
+        PolicyError: with every problem found.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    policy, problems = _parse(data, file, None)
+    if policy is None:
+        raise PolicyError(problems)
+    return policy
+
+
+def check_policy_file(path: str | Path) -> list[Problem]:
+    """Every problem in a policy file ([] when it is valid)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        return [
+            Problem("unreadable", f"cannot read the file: {exc.strerror or exc}", "", str(path))
+        ]
+    _, problems = _parse(data, str(path), p)
+    return problems
+
+
+def bundled_policies_dir() -> Path:
+    """The folder of the policies shipped with followup."""
+    return Path(str(resources.files("followup.policies")))
+
+
+def policy_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
+    """Where policies are looked up: ``extra``, then ``$FOLLOWUP_POLICIES``, then the bundled ones."""
+    dirs = [Path(d) for d in extra]
+    env = os.environ.get("FOLLOWUP_POLICIES")
+    if env:
+        dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    dirs.append(bundled_policies_dir())
+    return dirs
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    name: str
+    version: str
+    path: Path
+
+
+def list_policy_files(dirs: Iterable[Path]) -> list[PolicyRef]:
+    """Every ``<name>/<semver>.yaml`` under the given folders (first folder wins on duplicates)."""
+    found: dict[tuple[str, str], PolicyRef] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for sub in sorted(d.iterdir()):
+            if not sub.is_dir():
+                continue
+            for f in sorted(sub.glob("*.yaml")):
+                if _SEMVER.match(f.stem):
+                    found.setdefault((sub.name, f.stem), PolicyRef(sub.name, f.stem, f))
+    return sorted(found.values(), key=lambda r: (r.name, semver_key(r.version)))
+
+
+def find_policy(name: str, version: str | None = None, dirs: Iterable[Path] | None = None) -> Path:
+    """The file of policy ``name`` at ``version`` (the highest when None).
+
+    Raises:
+        PolicyNotFound: naming what exists instead.
+    """
+    refs = [r for r in list_policy_files(policy_dirs() if dirs is None else dirs) if r.name == name]
+    if not refs:
+        names = sorted({r.name for r in list_policy_files(policy_dirs() if dirs is None else dirs)})
+        from ._errors import did_you_mean
+
+        hint = did_you_mean(name, names)
+        raise PolicyNotFound(
+            f"no policy named '{name}'"
+            + (f"; {hint}" if hint else "")
+            + (f" (known: {', '.join(names)})" if names else "")
+        )
+    if version is None:
+        return refs[-1].path
+    for r in refs:
+        if r.version == version:
+            return r.path
+    raise PolicyNotFound(
+        f"policy '{name}' has no version {version} (versions: {', '.join(r.version for r in refs)})"
+    )
+
+
+def load_policy(
+    name_or_path: str | Path = "interview-follow-up",
+    version: str | None = None,
+    *,
+    policies_dir: Iterable[str | Path] = (),
+) -> Policy:
+    """Load and compile a policy.
+
+    Args:
+        name_or_path: a policy name (``interview-follow-up``), ``NAME@VERSION``,
+            or the path of a policy file.
+        version: the version to load when a name is given (default: highest).
+        policies_dir: extra folders to search before ``$FOLLOWUP_POLICIES`` and
+            the bundled policies.
+
+    Raises:
+        PolicyNotFound: no such policy or version.
+        PolicyError: the policy is invalid; ``problems`` lists every mistake.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or os.sep in text:
+        if not path.is_file():
+            raise PolicyNotFound(f"no policy file at {text}")
+    else:
+        name = text
+        if "@" in text:
+            name, _, at_version = text.partition("@")
+            version = version or at_version
+        path = find_policy(name, version, policy_dirs(policies_dir))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyNotFound(f"cannot read {path}: {exc.strerror or exc}") from exc
+    policy, problems = _parse(data, str(path), path)
+    if policy is None:
+        raise PolicyError(problems)
+    return policy

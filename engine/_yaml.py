@@ -1,0 +1,275 @@
+"""Safe YAML loading with positions and limits.
+
+Policies and facts are data, never code: documents are composed by PyYAML's
+safe composer, every node's position is kept for error messages, and the
+document is rejected when it is too large, expands aliases too much, or repeats
+a key (YAML would silently keep only the last one).
+
+Scalars follow a deliberately small set of types: ``true``/``false`` are the
+only booleans (``NO`` stays the country code for Norway), and dates stay
+strings so that facts and policies parse them in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ._errors import Problem
+
+__all__ = ["MAX_BYTES", "MAX_NODES", "LoadedDocument", "Positions", "load_yaml"]
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_NODES = 200_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-like booleans and no implicit timestamps."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [
+        (tag, rx)
+        for tag, rx in value
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for key, value in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+class Positions:
+    """Maps JSON pointers to 1-based (line, column) of the node there."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, tuple[int, int]] = {}
+        self._keys: dict[str, tuple[int, int]] = {}
+
+    def add(self, pointer: str, node: yaml.Node) -> None:
+        self._at.setdefault(pointer, (node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def add_key(self, pointer: str, node: yaml.Node) -> None:
+        self._keys.setdefault(pointer, (node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def of(self, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
+        """Position of the value at pointer (or of its key), else of the nearest parent."""
+        if key and pointer in self._keys:
+            return self._keys[pointer]
+        probe = pointer
+        while True:
+            if probe in self._at:
+                return self._at[probe]
+            if not probe:
+                return None
+            probe = probe.rsplit("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    data: Any
+    positions: Positions
+    problems: tuple[Problem, ...]
+
+
+def escape_pointer(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
+    """Parse one YAML document safely.
+
+    Args:
+        text: the document (bytes are decoded as UTF-8).
+        file: the file name used in problems.
+
+    Returns:
+        The data, the positions of every node, and problems found while
+        loading. When problems is non-empty, data is None.
+    """
+    positions = Positions()
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            return _fail(
+                "too-large",
+                f"the file is {len(text)} bytes; at most {MAX_BYTES} are read",
+                file,
+                positions,
+            )
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _fail(
+                "not-utf8",
+                f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                file,
+                positions,
+            )
+    if len(text) > MAX_BYTES:
+        return _fail(
+            "too-large",
+            f"the file has {len(text)} characters; at most {MAX_BYTES} are read",
+            file,
+            positions,
+        )
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        return _fail(
+            "yaml-syntax",
+            f"the YAML cannot be read: {what}",
+            file,
+            positions,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            suggestion="check the indentation and quoting on this line and the one before it",
+        )
+    except yaml.YAMLError as exc:
+        return _fail("yaml-syntax", f"the YAML cannot be read: {exc}", file, positions)
+    finally:
+        loader.dispose()
+    if node is None:
+        return LoadedDocument(None, positions, ())
+    problems: list[Problem] = []
+    walker = _Walker(positions, problems, file)
+    data = walker.build(node, "")
+    if problems:
+        return LoadedDocument(None, positions, tuple(problems))
+    return LoadedDocument(data, positions, ())
+
+
+def _fail(
+    code: str,
+    message: str,
+    file: str | None,
+    positions: Positions,
+    *,
+    line: int | None = 1,
+    column: int | None = 1,
+    suggestion: str | None = None,
+) -> LoadedDocument:
+    return LoadedDocument(
+        None, positions, (Problem(code, message, "", file, line, column, suggestion),)
+    )
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Walker:
+    """Builds Python data from composed nodes, recording positions as it goes."""
+
+    def __init__(self, positions: Positions, problems: list[Problem], file: str | None) -> None:
+        self.positions = positions
+        self.problems = problems
+        self.file = file
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, pointer: str) -> Any:
+        try:
+            return self._build(node, pointer)
+        except _TooBig:
+            self.problems.append(
+                Problem(
+                    "too-many-nodes",
+                    f"the document expands to more than {MAX_NODES} values (aliases included)",
+                    "",
+                    self.file,
+                    1,
+                    1,
+                    "remove repeated aliases (*name) or split the file",
+                )
+            )
+            return None
+
+    def _problem(
+        self, code: str, message: str, pointer: str, node: yaml.Node, suggestion: str | None = None
+    ) -> None:
+        self.problems.append(
+            Problem(
+                code,
+                message,
+                pointer,
+                self.file,
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                suggestion,
+            )
+        )
+
+    def _build(self, node: yaml.Node, pointer: str) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooBig
+        self.positions.add(pointer, node)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._problem(
+                        "merge-key",
+                        "merge keys ('<<') are not supported",
+                        pointer,
+                        key_node,
+                        "write the keys out in full",
+                    )
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._problem("bad-key", "a key must be plain text", pointer, key_node)
+                    continue
+                key = str(key_node.value)
+                child = f"{pointer}/{escape_pointer(key)}"
+                if key in result:
+                    self._problem(
+                        "duplicate-key",
+                        f"the key '{key}' appears twice in this mapping; YAML would keep only the last",
+                        child,
+                        key_node,
+                        "remove or rename one of them",
+                    )
+                    continue
+                self.positions.add_key(child, key_node)
+                result[key] = self._build(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self._build(item, f"{pointer}/{i}") for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str" or tag not in _SCALAR_TAGS:
+            if (
+                tag not in _SCALAR_TAGS
+                and tag != "tag:yaml.org,2002:str"
+                and not tag.startswith("tag:yaml.org,2002:")
+            ):
+                self._problem(
+                    "yaml-tag",
+                    f"the tag '{tag}' is not allowed; policies and facts are plain data",
+                    pointer,
+                    node,
+                    "remove the tag",
+                )
+            return str(node.value)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:  # e.g. an invalid !!int
+            self._problem("yaml-value", f"the value cannot be read: {exc}", pointer, node)
+            return None
+
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+}

@@ -1,0 +1,139 @@
+"""Atomic output files and the checkpoint that lets an interrupted run resume.
+
+A run writing OUTPUT keeps, beside it until it finishes:
+
+* ``OUTPUT.part`` – the output so far (the errors file has its own ``.part``);
+* ``OUTPUT.ids`` – one JSON-encoded applicant_id per row read, to rebuild the
+  duplicate check on resume;
+* ``OUTPUT.checkpoint`` – JSON naming the run (input, policy digest, options)
+  and, for the last fully written chunk, the rows read and the byte length
+  of every ``.part`` file, with the summary counters at that moment.
+
+The checkpoint is replaced atomically after the files it describes were
+flushed, so it never claims more than is on disk. Resuming truncates each
+file back to the recorded length (dropping whatever a killed run wrote after
+it) and skips the rows already read. At the end the ``.part`` files are
+renamed over their final names and the rest removed; OUTPUT itself only
+ever appears complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import FollowupError
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointMismatch",
+    "PartFile",
+    "checkpoint_path",
+    "ids_path",
+    "part_path",
+]
+
+FORMAT = 1
+
+
+class CheckpointMismatch(FollowupError):
+    """``--resume`` was asked for, but the checkpoint belongs to another run."""
+
+
+def part_path(path: str) -> str:
+    return path + ".part"
+
+
+def ids_path(path: str) -> str:
+    return path + ".ids"
+
+
+def checkpoint_path(path: str) -> str:
+    return path + ".checkpoint"
+
+
+@dataclass
+class Checkpoint:
+    """The durable state of a run after its last fully written chunk."""
+
+    fingerprint: dict[str, Any]
+    as_of: str
+    rows: int = 0
+    decided: int = 0
+    errors: int = 0
+    output_bytes: int = 0
+    errors_bytes: int = 0
+    ids_bytes: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def save(self, path: str) -> None:
+        """Write atomically: a reader sees the old checkpoint or the new one."""
+        data = {"format": FORMAT, **self.__dict__}
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> Checkpoint | None:
+        """The checkpoint at ``path``, or None when there is none or it is unreadable."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
+
+
+class PartFile:
+    """A file written as ``path.part`` and renamed to ``path`` when complete."""
+
+    def __init__(self, path: str, *, resume_at: int | None = None) -> None:
+        self.path = path
+        self.part = part_path(path)
+        if resume_at is None:
+            self._fh = open(self.part, "wb")  # noqa: SIM115 - closed in commit/close
+        else:
+            self._fh = open(self.part, "r+b")  # noqa: SIM115
+            self._fh.truncate(resume_at)
+            self._fh.seek(resume_at)
+        self.size = resume_at or 0
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self.size += len(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def commit(self) -> None:
+        """Make the file durable and give it its final name."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.part, self.path)
+
+    def close(self) -> None:
+        """Close, keeping the ``.part`` file for a later resume."""
+        if not self._fh.closed:
+            self._fh.close()
+
+    def discard(self) -> None:
+        self.close()
+        remove_quietly(self.part)
+
+
+def remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,94 @@
+"""What every worker needs to evaluate a chunk: small, frozen and picklable."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["BatchJob", "Evaluator", "PolicyRef", "load_evaluator"]
+
+TRACE_LEVELS = ("none", "fired", "full")
+OUTPUT_FORMATS = ("jsonl", "csv")
+
+
+class Decision(Protocol):
+    """The parts of ``followup.engine.Decision`` the batch reads."""
+
+    @property
+    def applicant_id(self) -> str | None: ...
+
+    @property
+    def as_of(self) -> str: ...
+
+    @property
+    def recommendations(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def cautions(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def fired(self) -> list[str]: ...
+
+    def to_json(self) -> str: ...
+
+
+class Evaluator(Protocol):
+    """The part of a compiled policy the batch uses."""
+
+    name: str
+    version: str
+    sha256: str
+
+    def evaluate(self, facts: Any, *, as_of: Any = None, trace: str = "fired") -> Decision: ...
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """How to load a policy again in another process.
+
+    A compiled policy is never pickled: each worker calls ``factory(policy,
+    version=version)`` once and keeps the result (one compile per worker).
+
+    Attributes:
+        policy: a bundled policy name or a path to a policy file.
+        version: a version of a bundled policy, or None for the newest.
+        factory: ``module:function`` that loads it; tests swap in a stand-in.
+    """
+
+    policy: str = "interview-follow-up"
+    version: str | None = None
+    factory: str = "followup.engine:load_policy"
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Everything that decides the bytes of one row's output.
+
+    Attributes:
+        policy: which policy to evaluate.
+        trace: "none", "fired" or "full".
+        as_of: the default moment of evaluation (ISO text); a row's own
+            ``as_of`` wins.
+        output_format: "jsonl" or "csv".
+    """
+
+    policy: PolicyRef
+    trace: str
+    as_of: str
+    output_format: str = "jsonl"
+
+
+_CACHE: dict[PolicyRef, Evaluator] = {}
+
+
+def load_evaluator(ref: PolicyRef) -> Evaluator:
+    """Load (once per process) and return the policy ``ref`` names."""
+    cached = _CACHE.get(ref)
+    if cached is None:
+        module_name, _, func_name = ref.factory.partition(":")
+        factory = getattr(importlib.import_module(module_name), func_name)
+        kwargs = {"version": ref.version} if ref.version is not None else {}
+        cached = factory(ref.policy, **kwargs)
+        _CACHE[ref] = cached
+    return cached

@@ -1,0 +1,631 @@
+"""The batch loop: read chunks, evaluate them in parallel, write them in order.
+
+At most ``window`` chunks are in flight, so memory is bounded by
+``window * chunk_size`` rows whatever the size of the cohort; results are
+taken back strictly in submission order, so the output is the same bytes for
+any number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import time
+from array import array
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import chain
+from typing import IO, Any, Protocol
+
+from .._errors import FollowupError
+from ._checkpoint import (
+    Checkpoint,
+    CheckpointMismatch,
+    PartFile,
+    checkpoint_path,
+    ids_path,
+    remove_quietly,
+)
+from ._job import BatchJob, load_evaluator
+from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
+from ._worker import ChunkResult, evaluate_chunk
+from ._writers import csv_header
+
+__all__ = [
+    "BatchInterrupted",
+    "BatchOptions",
+    "BatchResult",
+    "Executor",
+    "Pending",
+    "Progress",
+    "run_batch",
+]
+
+_MAX_DUPLICATE_EXAMPLES = 100
+
+
+class BatchInterrupted(FollowupError):
+    """The run was interrupted; what was completed is kept for ``--resume``."""
+
+    def __init__(self, rows: int, resumable: bool) -> None:
+        self.rows = rows
+        self.resumable = resumable
+        super().__init__(f"interrupted after {rows} rows")
+
+
+class Pending(Protocol):
+    def result(self) -> ChunkResult: ...
+
+
+class Executor(Protocol):
+    """Runs ``evaluate_chunk`` somewhere: in-process, a process pool or Dask."""
+
+    window: int
+
+    def submit(self, job: BatchJob, chunk: RawChunk) -> Pending: ...
+
+    def shutdown(self, cancel: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run (none of it changes the output's bytes).
+
+    Attributes:
+        workers: processes evaluating chunks; 1 evaluates in this process.
+        chunk_size: rows per chunk.
+        max_errors: stop once this many rows failed (None: never).
+        resume: continue the interrupted run writing the same output.
+        checkpoint_seconds: how often the checkpoint is renewed.
+    """
+
+    workers: int = 1
+    chunk_size: int = 1000
+    max_errors: int | None = None
+    resume: bool = False
+    checkpoint_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported to the progress callback after each chunk written.
+
+    Attributes:
+        rows: rows read so far (including rows done before a resume).
+        errors: failed rows so far.
+        position: input bytes consumed (0 when unknown).
+        total: input size in bytes, or None when unknown (a stream).
+        elapsed: seconds since this run started.
+        start_rows: rows already done when this run started (resume).
+    """
+
+    rows: int
+    errors: int
+    position: int
+    total: int | None
+    elapsed: float
+    start_rows: int
+
+
+@dataclass
+class BatchResult:
+    """The outcome of a run; ``summary()`` is what ``--summary`` writes."""
+
+    read: int
+    decided: int
+    errors: int
+    seconds: float
+    counters: dict[str, int]
+    duplicates: dict[str, list[int]]
+    stopped_early: str | None = None
+    resumed_at: int = 0
+    workers: int = 1
+    as_of: str = ""
+    policy: dict[str, str] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per action and status, per rule, per error code, and timing."""
+        actions: dict[str, dict[str, int]] = {}
+        next_actions: dict[str, dict[str, int]] = {}
+        rules: dict[str, int] = {}
+        codes: dict[str, int] = {}
+        for key in sorted(self.counters):
+            count = self.counters[key]
+            kind, _, rest = key.partition("|")
+            if kind in ("a", "n"):
+                action, _, status = rest.partition("|")
+                target = actions if kind == "a" else next_actions
+                target.setdefault(action, {})[status] = count
+            elif kind == "r":
+                rules[rest] = count
+            elif kind == "e":
+                codes[rest] = count
+        examples = [
+            {"applicant_id": aid, "rows": rows}
+            for aid, rows in list(self.duplicates.items())[:_MAX_DUPLICATE_EXAMPLES]
+        ]
+        this_run = self.read - self.resumed_at
+        return {
+            "read": self.read,
+            "decided": self.decided,
+            "errors": self.errors,
+            "stopped_early": self.stopped_early,
+            "as_of": self.as_of,
+            "policy": self.policy,
+            "actions": actions,
+            "next_actions": next_actions,
+            "rules_fired": rules,
+            "error_codes": codes,
+            "duplicates": {
+                "applicant_ids": len(self.duplicates),
+                "rows": sum(len(rows) for rows in self.duplicates.values()),
+                "examples": examples,
+            },
+            "timing": {
+                "seconds": round(self.seconds, 3),
+                "rows_per_second": round(this_run / self.seconds, 1) if self.seconds > 0 else None,
+                "resumed_at_row": self.resumed_at,
+                "workers": self.workers,
+                "peak_rss_mb": self.peak_rss_mb,
+            },
+        }
+
+
+# --- executors ---------------------------------------------------------------
+
+
+class _Done:
+    def __init__(self, value: ChunkResult) -> None:
+        self._value = value
+
+    def result(self) -> ChunkResult:
+        return self._value
+
+
+class _Later:
+    """Evaluates on ``result()``, so an in-process run holds one chunk at a time."""
+
+    def __init__(self, job: BatchJob, chunk: RawChunk) -> None:
+        self._job, self._chunk = job, chunk
+
+    def result(self) -> ChunkResult:
+        return evaluate_chunk(self._job, self._chunk)
+
+
+class InlineExecutor:
+    """Evaluates chunks in this process."""
+
+    window = 1
+
+    def submit(self, job: BatchJob, chunk: RawChunk) -> Pending:
+        return _Later(job, chunk)
+
+    def shutdown(self, cancel: bool) -> None:
+        return None
+
+
+def _init_worker(job: BatchJob) -> None:
+    # Ctrl-C reaches the whole process group; only the main process handles
+    # it, so a worker never dies half-way through a chunk on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    load_evaluator(job.policy)
+
+
+class _AsyncPending:
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def result(self) -> ChunkResult:
+        value: ChunkResult = self._handle.get()
+        return value
+
+
+class PoolExecutor:
+    """Evaluates chunks in ``workers`` processes, each compiling the policy once."""
+
+    def __init__(self, workers: int, job: BatchJob) -> None:
+        self.window = workers * 3
+        self._pool = multiprocessing.get_context().Pool(workers, _init_worker, (job,))
+
+    def submit(self, job: BatchJob, chunk: RawChunk) -> Pending:
+        return _AsyncPending(self._pool.apply_async(evaluate_chunk, (job, chunk)))
+
+    def shutdown(self, cancel: bool) -> None:
+        if cancel:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        self._pool.join()
+
+
+# --- the run -----------------------------------------------------------------
+
+
+class _Stop(Exception):
+    pass
+
+
+def default_as_of() -> str:
+    """Now, in UTC to the second: fixed once per run so every row shares it."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _fingerprint(
+    source: InputSpec, job: BatchJob, policy_sha: str, explicit_as_of: bool, errors: str | None
+) -> dict[str, Any]:
+    stat = os.stat(source.path)
+    return {
+        "errors_file": os.path.abspath(errors) if errors else None,
+        "input": os.path.abspath(source.path),
+        "input_size": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "input_format": source.format,
+        "policy": job.policy.policy,
+        "policy_version": job.policy.version,
+        "policy_sha256": policy_sha,
+        "trace": job.trace,
+        "output_format": job.output_format,
+        "as_of": job.as_of if explicit_as_of else None,
+    }
+
+
+def _id_hash(applicant_id: str) -> int:
+    return hash(applicant_id)
+
+
+class _Run:
+    """The mutable state of one run; ``commit`` writes one chunk's result."""
+
+    def __init__(
+        self,
+        output: PartFile | None,
+        stream: IO[bytes] | None,
+        errors: PartFile | None,
+        on_error: Callable[[str], None] | None,
+        ids: IO[bytes] | None,
+        max_errors: int | None,
+    ) -> None:
+        self.output, self.stream, self.errors_file = output, stream, errors
+        self.on_error, self.ids, self.max_errors = on_error, ids, max_errors
+        self.rows = self.decided = self.errors = 0
+        self.ids_bytes = 0
+        self.counters: Counter[str] = Counter()
+        self.duplicates: dict[str, list[int]] = {}
+        self.seen: set[int] = set()
+        self.order = array("q")
+        self.stopped: str | None = None
+
+    def restore(self, cp: Checkpoint, id_lines: Iterator[bytes]) -> None:
+        self.rows, self.decided, self.errors = cp.rows, cp.decided, cp.errors
+        self.ids_bytes = cp.ids_bytes
+        self.counters.update(cp.counters)
+        self.duplicates = {k: list(v) for k, v in cp.duplicates.items()}
+        for line in id_lines:
+            aid = json.loads(line)
+            self._note_id(aid, None)
+
+    def _note_id(self, aid: str | None, row: int | None) -> None:
+        if aid is None:
+            self.order.append(0)
+            return
+        h = _id_hash(aid)
+        self.order.append(h)
+        if h in self.seen:
+            if row is not None:
+                self.duplicates.setdefault(aid, []).append(row)
+        else:
+            self.seen.add(h)
+
+    def commit(self, result: ChunkResult) -> None:
+        count = result.count
+        errors = result.errors
+        if self.max_errors is not None and self.errors + len(errors) >= self.max_errors:
+            allowed = self.max_errors - self.errors
+            if allowed <= 0:
+                count = 0
+                errors = []
+            else:
+                count = errors[allowed - 1][0] + 1
+                errors = errors[:allowed]
+            self.stopped = (
+                f"stopped after {self.max_errors} errors (--max-errors) at row {self.rows + count}"
+            )
+        out = "".join(result.out[:count]).encode("utf-8")
+        if self.output is not None:
+            self.output.write(out)
+        elif self.stream is not None:
+            self.stream.write(out)
+        if errors:
+            text = "".join(line for _, line, _ in errors)
+            if self.errors_file is not None:
+                self.errors_file.write(text.encode("utf-8"))
+            if self.on_error is not None:
+                for _, line, _ in errors:
+                    self.on_error(line)
+            self.counters.update(f"e|{code}" for _, _, codes in errors for code in codes)
+        self.counters.update(chain.from_iterable(result.keys[:count]))
+        first = result.first_row
+        ids = result.ids
+        for index in range(count):
+            self._note_id(ids[index], first + index)
+        if self.ids is not None:
+            data = "".join(json.dumps(aid) + "\n" for aid in ids[:count]).encode("utf-8")
+            self.ids.write(data)
+            self.ids_bytes += len(data)
+        self.rows += count
+        self.errors += len(errors)
+        self.decided += count - len(errors)
+        if self.stopped:
+            raise _Stop
+
+    def first_rows(self) -> dict[str, list[int]]:
+        """Duplicates with the row of their first occurrence added."""
+        if not self.duplicates:
+            return {}
+        wanted = {_id_hash(aid): aid for aid in self.duplicates}
+        firsts: dict[str, int] = {}
+        for index, h in enumerate(self.order):
+            if h in wanted and wanted[h] not in firsts:
+                firsts[wanted[h]] = index + 1
+        return {
+            aid: sorted({firsts.get(aid, rows[0]), *rows}) for aid, rows in self.duplicates.items()
+        }
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    # ru_maxrss is in KiB on Linux; the children's figure is the largest reaped worker.
+    main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"main": round(main, 1), "largest_worker": round(workers, 1)}
+
+
+def run_batch(
+    source: InputSpec,
+    job: BatchJob,
+    *,
+    output: str | None,
+    stream: IO[bytes] | None = None,
+    errors: str | None = None,
+    on_error: Callable[[str], None] | None = None,
+    options: BatchOptions | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    executor: Executor | None = None,
+) -> BatchResult:
+    """Evaluate every row of ``source`` and write the decisions in input order.
+
+    Args:
+        source: the cohort.
+        job: policy, trace level, default as_of ("" means now) and output format.
+        output: file to write atomically (with checkpoints), or None to write
+            ``stream`` as results come.
+        stream: binary stream used when ``output`` is None.
+        errors: JSONL file for failed rows (written atomically), or None.
+        on_error: called with each error line (JSON text), e.g. to show it.
+        options: workers, chunk size, max errors, resume.
+        progress: called after each chunk written.
+        executor: where to evaluate chunks; default from ``options.workers``.
+
+    Returns:
+        The counts, duplicates and timing of the run.
+
+    Raises:
+        UnreadableInput: the input cannot be read.
+        CheckpointMismatch: ``resume`` for a checkpoint of another run.
+        BatchInterrupted: Ctrl-C or SIGTERM; a file output is resumable.
+        PolicyError, PolicyNotFound: the policy does not load.
+    """
+    options = options or BatchOptions()
+    started = time.monotonic()
+    policy = load_evaluator(job.policy)
+    explicit_as_of = bool(job.as_of)
+    resumable = output is not None and source.is_file
+    if options.resume and not resumable:
+        raise CheckpointMismatch(
+            "--resume needs an input file and an output file (-o), not a stream"
+        )
+    if resumable and not os.path.exists(source.path):
+        raise UnreadableInput(f"cannot read {source.path}: no such file")
+
+    cp_path = checkpoint_path(output) if output else None
+    checkpoint: Checkpoint | None = None
+    fingerprint: dict[str, Any] = {}
+    if resumable:
+        fingerprint = _fingerprint(source, job, policy.sha256, explicit_as_of, errors)
+    if options.resume and cp_path:
+        checkpoint = Checkpoint.load(cp_path)
+        if checkpoint is not None:
+            _check_same_run(checkpoint, fingerprint)
+            job = replace(job, as_of=checkpoint.as_of)
+    if not job.as_of:
+        job = replace(job, as_of=default_as_of())
+
+    out_file: PartFile | None = None
+    err_file: PartFile | None = None
+    ids_fh: IO[bytes] | None = None
+    if output is not None:
+        out_file = PartFile(output, resume_at=checkpoint.output_bytes if checkpoint else None)
+        if checkpoint is None:
+            remove_quietly(cp_path or "")
+            if job.output_format == "csv":
+                out_file.write(csv_header().encode("utf-8"))
+        ids_fh = _open_ids(output, checkpoint.ids_bytes if checkpoint else None)
+    elif stream is not None and job.output_format == "csv":
+        stream.write(csv_header().encode("utf-8"))
+    if errors is not None:
+        err_file = PartFile(errors, resume_at=checkpoint.errors_bytes if checkpoint else None)
+
+    run = _Run(out_file, stream, err_file, on_error, ids_fh, options.max_errors)
+    prior = 0.0
+    if checkpoint is not None and output is not None:
+        with open(ids_path(output), "rb") as fh:
+            run.restore(checkpoint, iter(fh))
+        prior = checkpoint.elapsed
+    start_rows = run.rows
+    if options.max_errors is not None and run.errors >= options.max_errors:
+        run.stopped = f"stopped after {options.max_errors} errors (--max-errors)"
+
+    def save_checkpoint() -> None:
+        if not (cp_path and out_file and ids_fh):
+            return
+        out_file.flush()
+        ids_fh.flush()
+        if err_file is not None:
+            err_file.flush()
+        Checkpoint(
+            fingerprint=fingerprint,
+            as_of=job.as_of,
+            rows=run.rows,
+            decided=run.decided,
+            errors=run.errors,
+            output_bytes=out_file.size,
+            errors_bytes=err_file.size if err_file else 0,
+            ids_bytes=run.ids_bytes,
+            counters=dict(run.counters),
+            duplicates=run.duplicates,
+            elapsed=prior + time.monotonic() - started,
+        ).save(cp_path)
+
+    if executor is None:
+        executor = InlineExecutor() if options.workers <= 1 else PoolExecutor(options.workers, job)
+    total = source.size()
+    cancel = True
+    last_saved = time.monotonic()
+    pending: deque[Pending] = deque()
+    chunks = read_chunks(source, options.chunk_size, skip=run.rows)
+    position = 0
+    try:
+        if run.stopped is None:
+            for chunk in chunks:
+                pending.append(executor.submit(job, chunk))
+                position = chunk.position
+                if len(pending) >= executor.window:
+                    run.commit(pending.popleft().result())
+                    last_saved = _tick(
+                        run,
+                        progress,
+                        position,
+                        total,
+                        started,
+                        start_rows,
+                        last_saved,
+                        options.checkpoint_seconds,
+                        save_checkpoint,
+                    )
+            while pending:
+                run.commit(pending.popleft().result())
+                last_saved = _tick(
+                    run,
+                    progress,
+                    position,
+                    total,
+                    started,
+                    start_rows,
+                    last_saved,
+                    options.checkpoint_seconds,
+                    save_checkpoint,
+                )
+        cancel = False
+    except _Stop:
+        cancel = True
+    except KeyboardInterrupt as exc:
+        executor.shutdown(cancel=True)
+        save_checkpoint()
+        for f in (out_file, err_file):
+            if f is not None:
+                f.close()
+        if ids_fh is not None:
+            ids_fh.close()
+        raise BatchInterrupted(run.rows, resumable) from exc
+    except BaseException:
+        executor.shutdown(cancel=True)
+        for f in (out_file, err_file):
+            if f is not None:
+                f.discard()
+        if output is not None:
+            _remove_state(output, ids_fh)
+        raise
+    finally:
+        chunks.close()
+    executor.shutdown(cancel=cancel)
+
+    if stream is not None:
+        stream.flush()
+    if err_file is not None:
+        err_file.commit()
+    if out_file is not None and output is not None:
+        out_file.commit()
+        _remove_state(output, ids_fh)
+    return BatchResult(
+        read=run.rows,
+        decided=run.decided,
+        errors=run.errors,
+        seconds=prior + time.monotonic() - started,
+        counters=dict(run.counters),
+        duplicates=run.first_rows(),
+        stopped_early=run.stopped,
+        resumed_at=start_rows,
+        workers=options.workers,
+        as_of=job.as_of,
+        policy={"name": policy.name, "version": policy.version, "sha256": policy.sha256},
+        peak_rss_mb=_peak_rss_mb(),
+    )
+
+
+def _tick(
+    run: _Run,
+    progress: Callable[[Progress], None] | None,
+    position: int,
+    total: int | None,
+    started: float,
+    start_rows: int,
+    last_saved: float,
+    every: float,
+    save: Callable[[], None],
+) -> float:
+    now = time.monotonic()
+    if progress is not None:
+        progress(Progress(run.rows, run.errors, position, total, now - started, start_rows))
+    if now - last_saved >= every:
+        save()
+        return now
+    return last_saved
+
+
+def _open_ids(output: str, resume_at: int | None) -> IO[bytes]:
+    path = ids_path(output)
+    if resume_at is None:
+        return open(path, "wb")
+    fh = open(path, "r+b")  # noqa: SIM115
+    fh.truncate(resume_at)
+    fh.seek(resume_at)
+    return fh
+
+
+def _remove_state(output: str, ids_fh: IO[bytes] | None) -> None:
+    if ids_fh is not None:
+        ids_fh.close()
+    remove_quietly(ids_path(output))
+    remove_quietly(checkpoint_path(output))
+
+
+def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None:
+    old = checkpoint.fingerprint
+    changed = [
+        key
+        for key in sorted(set(old) | set(fingerprint))
+        if key != "as_of" and old.get(key) != fingerprint.get(key)
+    ]
+    if fingerprint.get("as_of") is not None and fingerprint["as_of"] != checkpoint.as_of:
+        changed.append("as_of")
+    if changed:
+        raise CheckpointMismatch(
+            "cannot resume: the interrupted run had a different "
+            + ", ".join(changed)
+            + "; run again without --resume to start over"
+        )

@@ -1,0 +1,265 @@
+"""Decode and evaluate one chunk of rows; runs in worker processes.
+
+A chunk's result is already rendered text, so the main process only writes
+bytes. Every row yields either an output line or an error record: a row is
+never dropped and never stops the chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from .._errors import FactsError, Problem
+from .._facts import FACT_KINDS
+from ._job import BatchJob, Decision, load_evaluator
+from ._readers import RawChunk
+from ._writers import csv_row, next_recommendation
+
+__all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk"]
+
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+_ID_IN_TEXT = re.compile(rb'"applicant_id"\s*:\s*"?([^",}]*)')
+
+
+@dataclass
+class ChunkResult:
+    """The rendered outcome of one chunk, in row order.
+
+    Attributes:
+        first_row: 1-based row number of the first row.
+        out: one output line per row ("" for a row that failed).
+        errors: (index in chunk, JSON error line, problem codes) per failed row.
+        ids: each row's applicant_id, or None when unreadable.
+        keys: per row, the summary counters it adds to ("a|action|status",
+            "n|action|status" for the next action, "r|rule").
+    """
+
+    first_row: int
+    out: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+    ids: list[str | None] = field(default_factory=list)
+    keys: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.out)
+
+
+class RowError(Exception):
+    """A row that cannot even be read as facts."""
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__(problems[0].message)
+        self.problems = problems
+
+
+def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
+    """Turn CSV text cells into facts: empty is missing, kinds from FACT_KINDS.
+
+    A cell that does not fit its kind is passed on as text so the policy's
+    validation reports it in its own words.
+    """
+    if len(cells) != len(header):
+        raise RowError(
+            Problem(
+                "csv-cell-count",
+                f"this row has {len(cells)} cells but the header names {len(header)} columns; "
+                "check for a missing or extra comma, or quote cells that contain commas",
+                "",
+            )
+        )
+    facts: dict[str, Any] = {}
+    for name, cell in zip(header, cells, strict=True):
+        if cell == "" or cell.isspace():
+            continue
+        kind = FACT_KINDS.get(name)
+        value: Any = cell
+        if kind == "list":
+            value = [item.strip() for item in cell.split(";") if item.strip()]
+        elif kind == "bool":
+            low = cell.strip().lower()
+            value = True if low in _TRUE else False if low in _FALSE else cell
+        elif kind == "int":
+            try:
+                value = int(cell.strip())
+            except ValueError:
+                value = cell
+        elif kind is not None and kind != "string":
+            value = cell.strip()
+        facts[name] = value
+    return facts
+
+
+def _check_text(cells: list[str]) -> None:
+    try:
+        "".join(cells).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError(
+            Problem(
+                "invalid-utf8",
+                "this row has bytes that are not UTF-8 text; save the file as UTF-8",
+                "",
+            )
+        ) from exc
+
+
+def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if (
+            isinstance(value, datetime)
+            and value.tzinfo is None
+            and value.time() == datetime.min.time()
+        ):
+            value = value.date()
+        if isinstance(value, date):
+            value = value.isoformat()
+        facts[key] = value
+    return facts
+
+
+def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str, Any]:
+    """Turn one raw row of ``kind`` into a facts mapping.
+
+    Raises:
+        RowError: the row is not readable as facts at all.
+    """
+    if kind == "jsonl":
+        try:
+            value = json.loads(item)
+        except UnicodeDecodeError as exc:
+            raise RowError(
+                Problem(
+                    "invalid-utf8",
+                    "this line has bytes that are not UTF-8 text; save the file as UTF-8",
+                    "",
+                )
+            ) from exc
+        except ValueError as exc:
+            raise RowError(
+                Problem(
+                    "invalid-json",
+                    f"this line is not valid JSON: {exc}",
+                    "",
+                    suggestion="one JSON object per line",
+                )
+            ) from exc
+        if not isinstance(value, dict):
+            raise RowError(
+                Problem(
+                    "not-an-object",
+                    f"this line is a JSON {type(value).__name__}, not an object of facts",
+                    "",
+                    suggestion='write {"applicant_id": ..., "interview_at": ...}',
+                )
+            )
+        return value
+    if kind == "csv":
+        _check_text(item)
+        return coerce_cells(header or (), item)
+    return _record(item)
+
+
+def _row_id(
+    kind: str, item: Any, header: tuple[str, ...] | None, facts: Mapping[str, Any] | None
+) -> str | None:
+    if facts is not None:
+        value = facts.get("applicant_id")
+    elif kind == "jsonl" and isinstance(item, bytes):
+        found = _ID_IN_TEXT.search(item)
+        value = found.group(1).decode("utf-8", "replace").strip() if found else None
+    elif kind == "csv" and header is not None and "applicant_id" in header:
+        index = header.index("applicant_id")
+        value = item[index] if index < len(item) else None
+    else:
+        value = item.get("applicant_id") if isinstance(item, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) or None
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "code": problem.code,
+        "pointer": problem.pointer,
+        "message": problem.message,
+    }
+    if problem.suggestion:
+        out["suggestion"] = problem.suggestion
+    if problem.value is not None:
+        out["value"] = problem.value
+    return out
+
+
+def _error_line(
+    row: int, line: int | None, applicant_id: str | None, problems: tuple[Problem, ...]
+) -> str:
+    record = {
+        "row": row,
+        "line": line,
+        "applicant_id": applicant_id,
+        "errors": [_problem_dict(p) for p in problems],
+    }
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def _keys(decision: Decision) -> tuple[str, ...]:
+    recs = decision.recommendations
+    keys = [f"a|{rec.get('action')}|{rec.get('status')}" for rec in recs]
+    keys.extend(f"r|{rule}" for rule in decision.fired)
+    nxt = next_recommendation(recs)
+    if nxt is not None:
+        keys.append(f"n|{nxt.get('action')}|{nxt.get('status')}")
+    return tuple(keys)
+
+
+def _items(chunk: RawChunk) -> list[Any]:
+    if chunk.kind == "arrow":
+        return [row for batch in chunk.items for row in batch.to_pylist()]
+    return chunk.items
+
+
+def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
+    """Decode, evaluate and render every row of ``chunk``."""
+    policy = load_evaluator(job.policy)
+    result = ChunkResult(chunk.first_row)
+    csv_out = job.output_format == "csv"
+    items = _items(chunk)
+    for index, item in enumerate(items):
+        facts: dict[str, Any] | None = None
+        try:
+            facts = decode_row(chunk.kind, item, chunk.header)
+            decision = policy.evaluate(facts, as_of=job.as_of, trace=job.trace)
+            result.out.append(csv_row(decision) if csv_out else decision.to_json() + "\n")
+            result.ids.append(decision.applicant_id)
+            result.keys.append(_keys(decision))
+            continue
+        except RowError as exc:
+            problems: tuple[Problem, ...] = exc.problems
+        except FactsError as exc:
+            problems = tuple(exc.problems)
+        except Exception as exc:  # a bug must cost one row, not the batch
+            problems = (
+                Problem("evaluation-failed", f"the engine failed on this row: {exc!r}", ""),
+            )
+        applicant_id = _row_id(chunk.kind, item, chunk.header, facts)
+        line = chunk.lines[index] if chunk.lines else None
+        result.errors.append(
+            (
+                index,
+                _error_line(chunk.first_row + index, line, applicant_id, problems),
+                tuple(p.code for p in problems),
+            )
+        )
+        result.out.append("")
+        result.ids.append(applicant_id)
+        result.keys.append(())
+    return result
