@@ -20,10 +20,10 @@ from ._schema import schema_problems
 from ._yaml import Positions, load_yaml
 
 __all__ = [
+    "CaseFile",
     "CaseResult",
     "Mismatch",
     "PolicyCase",
-    "CaseFile",
     "load_tests",
     "run_case",
     "run_tests",
