@@ -686,10 +686,11 @@ def _schedule(
         ws.sort(key=lambda r: (-r.salience, r.id))
         for a, b in itertools.pairwise(ws):
             if a.salience == b.salience:
+                first, later = sorted((a, b), key=lambda r: r.index)
                 out.add(
                     "conflicting-writers",
-                    f"{b.pointer}/salience" if b.salience else b.pointer,
-                    f"rules '{a.id}' and '{b.id}' both set '{fact}' at salience {a.salience}; which one wins would be arbitrary",
+                    f"{later.pointer}/salience" if later.salience else later.pointer,
+                    f"rules '{first.id}' and '{later.id}' both set '{fact}' at salience {a.salience}; which one wins would be arbitrary",
                     "give the rule that should win a higher salience",
                 )
             edges[a.id].add(b.id)

@@ -213,6 +213,15 @@ class _Walker:
         if self.count > MAX_NODES:
             raise _TooBig
         self.positions.add(pointer, node)
+        if node.tag not in _PLAIN_TAGS:
+            self._problem(
+                "yaml-tag",
+                f"the tag '{node.tag}' is not allowed; policies and facts are plain data",
+                pointer,
+                node,
+                "remove the tag (the text after '!!' or '!')",
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -245,20 +254,7 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self._build(item, f"{pointer}/{i}") for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        tag = node.tag
-        if tag == "tag:yaml.org,2002:str" or tag not in _SCALAR_TAGS:
-            if (
-                tag not in _SCALAR_TAGS
-                and tag != "tag:yaml.org,2002:str"
-                and not tag.startswith("tag:yaml.org,2002:")
-            ):
-                self._problem(
-                    "yaml-tag",
-                    f"the tag '{tag}' is not allowed; policies and facts are plain data",
-                    pointer,
-                    node,
-                    "remove the tag",
-                )
+        if node.tag == "tag:yaml.org,2002:str":
             return str(node.value)
         try:
             return self.constructor.construct_object(node, deep=True)
@@ -267,6 +263,15 @@ class _Walker:
             return None
 
 
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+}
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
