@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from followup.engine import (
     ENGINE_VERSION,
     FactsError,
@@ -27,6 +28,7 @@ from followup.engine import (
 
 from ._io import parse_as_of, read_facts
 from ._render import decision_text, problems_text
+from .batch import batch_command
 
 __all__ = ["main"]
 
@@ -135,22 +137,27 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     help="The moment of evaluation (ISO date or date-time); default: the facts' as_of, else now.",
 )
 @FORMAT
+@click.option(
+    "--log",
+    "log",
+    type=click.Path(dir_okay=False),
+    help="Append the decision to this log (one JSON line) for audit and `followup replay`.",
+)
 @click.pass_context
-def evaluate(ctx: click.Context, facts: str, policy_ref: str, as_of: str | None, fmt: str) -> None:
+def evaluate(
+    ctx: click.Context, facts: str, policy_ref: str, as_of: str | None, fmt: str, log: str | None
+) -> None:
     """Say what to do after one interview, when, and which rules say so."""
     moment = parse_as_of(as_of)
     policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
     data, name, positions = read_facts(facts)
-    from followup.engine._facts import normalize_facts
-
-    # validate with positions first, so errors point at lines in the facts file
-    normalize_facts(
-        data,
-        default_as_of=moment or "2000-01-01",
-        file=name,
-        locate=positions.of if positions else None,
+    decision = policy.evaluate(
+        data, as_of=moment, file=name, locate=positions.of if positions else None
     )
-    decision = policy.evaluate(data, as_of=moment, file=name)
+    if log is not None:
+        from .audit import write_log
+
+        write_log(log, data, policy, decision)
     if fmt == "json":
         click.echo(decision.to_json(indent=2))
     else:
@@ -158,11 +165,19 @@ def evaluate(ctx: click.Context, facts: str, policy_ref: str, as_of: str | None,
 
 
 @main.command()
-@click.argument("name", type=click.Choice(["policy", "facts", "decision"]))
+@click.argument("name", type=click.Choice(["policy", "facts", "decision", "tests"]))
 def schema(name: str) -> None:
     """Print a JSON Schema (for editors and other tools)."""
     click.echo(json.dumps(load_schema(name), indent=2, ensure_ascii=False))
 
+
+main.add_command(batch_command)
+
+# authoring and auditing commands (cli/audit.py)
+from .audit import COMMANDS as _AUDIT_COMMANDS  # noqa: E402
+
+for _command in _AUDIT_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from followup.engine import FactsError, Problem
 from followup.engine._facts import parse_moment
 from followup.engine._yaml import load_yaml

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import IO, Any
 
 import click
+
 from followup.engine import FollowupError, PolicyError, PolicyNotFound
 from followup.engine.batch import (
     INPUT_FORMATS,
@@ -235,6 +236,13 @@ def _report(result: BatchResult) -> None:
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run writing the same OUTPUT.")
 @click.option(
+    "--checkpoint-every",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    hidden=True,
+    help="Seconds between checkpoints.",
+)
+@click.option(
     "--dask",
     "dask_scheduler",
     metavar="SCHEDULER",
@@ -258,6 +266,7 @@ def batch_command(
     workers: int,
     chunk_size: int,
     resume: bool,
+    checkpoint_every: float,
     dask_scheduler: str | None,
     quiet: bool,
 ) -> None:
@@ -268,7 +277,12 @@ def batch_command(
     if output == "-":
         output = None
     source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
-    job = BatchJob(PolicyRef(policy_name, policy_version), trace, as_of or "", output_format)
+    root = click.get_current_context().find_root().obj
+    dirs = tuple(root.get("policies_dir", ())) if isinstance(root, dict) else ()
+    ref = PolicyRef(
+        policy_name, policy_version, policies_dir=tuple(os.path.abspath(d) for d in dirs)
+    )
+    job = BatchJob(ref, trace, as_of or "", output_format)
     options = BatchOptions(
         workers=workers, chunk_size=chunk_size, max_errors=max_errors, resume=resume
     )
@@ -290,8 +304,11 @@ def batch_command(
     except BatchInterrupted as exc:
         if bar:
             bar.close()
-        hint = " run the same command with --resume to continue" if exc.resumable else ""
-        click.echo(f"interrupted after {exc.rows} rows; no output was written.{hint}", err=True)
+        if exc.resumable:
+            text = f"{output} was not written; run the same command with --resume to continue"
+        else:
+            text = "run it again to start over"
+        click.echo(f"interrupted after {exc.rows} rows; {text}", err=True)
         sys.exit(130)
     except (UnreadableInput, CheckpointMismatch) as exc:
         raise click.UsageError(str(exc)) from exc

@@ -11,13 +11,13 @@ that can change what it reads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._compiler import Caution, CompiledPolicy, Recommend, SetFact
+from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
 from ._conditions import compare_moments, first_failure, jsonable, trace
 
-__all__ = ["TRACE_MODES", "run"]
+__all__ = ["TRACE_MODES", "Listener", "run"]
 
 TRACE_MODES = ("none", "fired", "full")
 
@@ -37,13 +37,26 @@ def _status(rec: Recommend, facts: Mapping[str, Any], earliest: Any, latest: Any
     return "due"
 
 
-def run(policy: CompiledPolicy, facts: Mapping[str, Any], mode: str = "full") -> dict[str, Any]:
+#: called with (rule, outcome, facts known when it was matched); outcome is
+#: "fired", "failed" or "shadowed"
+Listener = Callable[[CompiledRule, str, Mapping[str, Any]], None]
+
+
+def run(
+    policy: CompiledPolicy,
+    facts: Mapping[str, Any],
+    mode: str = "full",
+    listener: Listener | None = None,
+) -> dict[str, Any]:
     """Evaluate normalised facts; returns the decision's rule-dependent parts.
 
     Args:
         policy: the compiled policy.
         facts: normalised facts (see ``normalize_facts``), ``as_of`` included.
         mode: "none", "fired" or "full": how much of the trace to fill in.
+        listener: told about every rule as it is matched, with a copy of the
+            facts known at that moment (explanations are built from these
+            events); None for ordinary evaluation.
 
     Returns:
         A dict with ``recommendations``, ``cautions``, ``derived`` and ``trace``.
@@ -60,6 +73,11 @@ def run(policy: CompiledPolicy, facts: Mapping[str, Any], mode: str = "full") ->
     for rule in policy.rules:
         when = rule.when
         matched = when is None or when.test(known)
+        if listener is not None:
+            shadowed = bool(matched and rule.writes and not set_by.keys().isdisjoint(rule.writes))
+            listener(
+                rule, "shadowed" if shadowed else "fired" if matched else "failed", dict(known)
+            )
         if matched and rule.writes and not set_by.keys().isdisjoint(rule.writes):
             conditions: list[dict[str, Any]] = []
             if full and when is not None:

@@ -75,14 +75,19 @@ def add_business_days(moment: Moment, count: int, country: str | None) -> Moment
 
 
 def business_days_between(start: Moment, end: Moment, country: str | None) -> int:
-    """Business days in (start, end]; negative when end is before start."""
+    """Business days in (start, end]; when end is before start, minus those in [end, start).
+
+    This is the inverse of :func:`add_business_days`: counting from a moment to
+    that moment moved by n business days gives n.
+    """
     a, b = _day(start), _day(end)
-    sign = 1
-    if b < a:
-        a, b, sign = b, a, -1
+    if b >= a:
+        first, last, sign = a + timedelta(days=1), b, 1
+    else:
+        first, last, sign = b, a - timedelta(days=1), -1
     count = 0
-    day = a + timedelta(days=1)
-    while day <= b:
+    day = first
+    while day <= last:
         if is_business_day(day, country):
             count += 1
         day += timedelta(days=1)

@@ -20,7 +20,7 @@ from typing import Any
 from . import _calendar as cal
 from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
 from ._errors import Problem, did_you_mean
-from ._expr import CalendarDef, Compiled, Env, ExprError, compile_node, parse
+from ._expr import CalendarDef, Compiled, Env, ExprError, compile_node, describe_error, parse
 from ._facts import ACTIONS, CHANNELS, FACTS
 from ._yaml import Positions
 
@@ -161,7 +161,7 @@ class _Collector:
         )
 
     def from_condition(self, exc: ConditionError) -> None:
-        self.add(exc.code, exc.pointer, exc.message, exc.suggestion)
+        self.add(exc.code, exc.pointer, exc.message, exc.suggestion, exc.value)
 
 
 def compile_policy(
@@ -404,7 +404,7 @@ def _expr(source: Any, env: Env, pointer: str, out: _Collector) -> Compiled | No
     try:
         return compile_node(parse(source), env, str(source))
     except ExprError as exc:
-        out.add(exc.code, pointer, f"'{source}': {exc}", exc.suggestion, source, offset=None)
+        out.add(exc.code, pointer, describe_error(source, exc), exc.suggestion, source, offset=None)
         return None
 
 

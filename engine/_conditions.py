@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import _calendar as cal
-from ._expr import Compiled, Env, ExprError, compile_node, parse
+from ._expr import Compiled, Env, ExprError, compile_node, describe_error, parse
 from ._facts import as_datetime
 
 __all__ = [
@@ -163,6 +163,12 @@ class Leaf:
     right: Callable[[Facts], Any]
     flag: bool
     reads: frozenset[str]
+    # for explanations only: the operand as written, the subject kind and unit,
+    # and the dates a since/elapsed subject measures between (label, value)
+    right_text: str = ""
+    subject: str = "fact"
+    unit: str = "days"
+    parts: tuple[tuple[str, Callable[[Facts], Any]], ...] = ()
     kind = "leaf"
 
     def test(self, facts: Facts) -> bool:
@@ -275,6 +281,7 @@ class ConditionError(Exception):
         message: str,
         suggestion: str | None = None,
         offset: int | None = None,
+        value: Any = None,
     ) -> None:
         super().__init__(message)
         self.pointer = pointer
@@ -282,6 +289,7 @@ class ConditionError(Exception):
         self.message = message
         self.suggestion = suggestion
         self.offset = offset
+        self.value = value
 
 
 def _expr(source: Any, env: Env, pointer: str) -> Compiled:
@@ -289,7 +297,7 @@ def _expr(source: Any, env: Env, pointer: str) -> Compiled:
         return compile_node(parse(source), env, str(source))
     except ExprError as exc:
         raise ConditionError(
-            pointer, exc.code, f"'{source}': {exc}", exc.suggestion, exc.offset
+            pointer, exc.code, describe_error(source, exc), exc.suggestion, exc.offset
         ) from exc
 
 
@@ -495,7 +503,36 @@ def _compile_leaf(
         errors.append(exc)
         return None
     explain = raw.get("explain")
-    return Leaf(pointer, text, explain, label, op, left, right, flag, frozenset(reads))
+    if op.operand == "range":
+        right_text = f"{operand[0]} and {operand[1]}"
+    elif op.operand == "expr":
+        right_text = str(operand)
+    return Leaf(
+        pointer,
+        text,
+        explain,
+        label,
+        op,
+        left,
+        right,
+        flag,
+        frozenset(reads),
+        right_text,
+        subject,
+        unit,
+        _parts(subject, raw[subject], env),
+    )
+
+
+def _parts(
+    subject: str, raw: Any, env: ConditionEnv
+) -> tuple[tuple[str, Callable[[Facts], Any]], ...]:
+    """The dates a since/elapsed subject measures between, for explanations."""
+    if subject == "since":
+        return ((str(raw), _expr(raw, env.expr, "").fn),)
+    if subject == "elapsed":
+        return tuple((str(raw[k]), _expr(raw[k], env.expr, "").fn) for k in ("from", "to"))
+    return ()
 
 
 _TYPE_WORDS = {
@@ -626,5 +663,6 @@ def _literal(
                 "unknown-value",
                 f"'{operand}' is not a value {subject_raw} can take (it can be {', '.join(choices)})",
                 did_you_mean(operand, choices),
+                value=operand,
             )
     return (lambda f: operand), str(_word(operand)), frozenset()

@@ -580,3 +580,11 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
         "unknown-function",
         did_you_mean(name, FUNCTIONS),
     )
+
+
+def describe_error(source: object, exc: ExprError) -> str:
+    """The error message, quoting the expression when it is more than a bare name."""
+    text = str(source).strip()
+    if text.isidentifier() or (text.startswith("params.") and text[7:].isidentifier()):
+        return str(exc)
+    return f"'{text}': {exc}"

@@ -289,7 +289,7 @@ def _check(spec: FactSpec, value: Any) -> Any:
 
 def _suggestion(spec: FactSpec, value: Any) -> str | None:
     if spec.kind == "enum" and isinstance(value, str):
-        return did_you_mean(value, spec.choices) or f"use one of: {', '.join(spec.choices)}"
+        return did_you_mean(value, spec.choices)
     if spec.kind == "country" and isinstance(value, str) and len(value) == 2:
         return "this country has no public holiday data; leave country out to skip holidays"
     if spec.kind == "bool" and isinstance(value, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -86,6 +86,7 @@ class Policy:
         *,
         trace: str = "full",
         file: str | None = None,
+        locate: Callable[[str], tuple[int, int] | None] | None = None,
     ) -> Decision:
         """Evaluate one interview's facts.
 
@@ -97,6 +98,7 @@ class Policy:
                 (conditions of fired rules, the failing condition of others) or
                 "none" (which rules fired, nothing more).
             file: the facts' file name, for error messages.
+            locate: maps a JSON pointer to (line, column) in that file.
 
         Returns:
             The decision.
@@ -106,7 +108,7 @@ class Policy:
         """
         if trace not in TRACE_MODES:
             raise ValueError(f"trace must be one of {', '.join(TRACE_MODES)}, not {trace!r}")
-        normal = normalize_facts(facts, default_as_of=as_of, file=file)
+        normal = normalize_facts(facts, default_as_of=as_of, file=file, locate=locate)
         body = run(self.compiled, normal, trace)
         data: dict[str, Any] = {
             "applicant_id": normal.get("applicant_id"),
@@ -122,6 +124,12 @@ class Policy:
 
 
 def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | None, list[Problem]]:
+    if path is not None:
+        from ._releases import release_problem
+
+        changed = release_problem(path, data, file)
+        if changed is not None:
+            return None, [changed]
     doc = load_yaml(data, file)
     if doc.problems:
         return None, list(doc.problems)

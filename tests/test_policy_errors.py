@@ -18,7 +18,9 @@ INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
 def _expected(path: Path) -> tuple[str, str, int, int]:
     first = path.read_text("utf-8").splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: CODE POINTER LINE:COL'"
+    assert first.startswith("# expect: "), (
+        f"{path.name} must start with '# expect: CODE POINTER LINE:COL'"
+    )
     code, pointer, pos = first[len("# expect: ") :].split(" ")
     line, col = pos.split(":")
     return code, pointer, int(line), int(col)
@@ -61,7 +63,7 @@ def test_load_raises_with_every_problem() -> None:
 
 def test_did_you_mean_for_a_misspelt_fact() -> None:
     (problem,) = check_policy_file(HERE / "invalid" / "unknown-fact.yaml")
-    assert problem.message == "'industy': 'industy' is not a known fact"
+    assert problem.message == "'industy' is not a known fact"
     assert problem.suggestion == "did you mean 'industry'?"
 
 

@@ -19,10 +19,11 @@ ever appears complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from .._errors import FollowupError
 
@@ -100,6 +101,7 @@ class PartFile:
     def __init__(self, path: str, *, resume_at: int | None = None) -> None:
         self.path = path
         self.part = part_path(path)
+        self._fh: IO[bytes]
         if resume_at is None:
             self._fh = open(self.part, "wb")  # noqa: SIM115 - closed in commit/close
         else:
@@ -133,7 +135,5 @@ class PartFile:
 
 
 def remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    except FileNotFoundError:
-        pass

@@ -53,12 +53,14 @@ class PolicyRef:
     Attributes:
         policy: a bundled policy name or a path to a policy file.
         version: a version of a bundled policy, or None for the newest.
-        factory: ``module:function`` that loads it; tests swap in a stand-in.
+        factory: ``module:function`` that loads it (a stand-in in tests).
+        policies_dir: extra folders searched for policies by name.
     """
 
     policy: str = "interview-follow-up"
     version: str | None = None
     factory: str = "followup.engine:load_policy"
+    policies_dir: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ def load_evaluator(ref: PolicyRef) -> Evaluator:
     if cached is None:
         module_name, _, func_name = ref.factory.partition(":")
         factory = getattr(importlib.import_module(module_name), func_name)
-        kwargs = {"version": ref.version} if ref.version is not None else {}
+        kwargs: dict[str, Any] = {"version": ref.version} if ref.version is not None else {}
+        if ref.policies_dir:
+            kwargs["policies_dir"] = ref.policies_dir
         cached = factory(ref.policy, **kwargs)
         _CACHE[ref] = cached
     return cached

@@ -9,10 +9,11 @@ held per chunk, whatever the size of the cohort.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -120,7 +121,7 @@ def detect_format(path: str, given: str | None) -> str:
     )
 
 
-def read_chunks(spec: InputSpec, chunk_size: int, skip: int = 0) -> Iterator[RawChunk]:
+def read_chunks(spec: InputSpec, chunk_size: int, skip: int = 0) -> Generator[RawChunk, None, None]:
     """Yield the input's rows in chunks, after skipping the first ``skip`` rows.
 
     Raises:
@@ -223,7 +224,7 @@ def _tell(stream: IO[bytes]) -> int:
 
 def _parquet_chunks(spec: InputSpec, chunk_size: int, skip: int) -> Iterator[RawChunk]:
     try:
-        import pyarrow.parquet as pq
+        pq: Any = importlib.import_module("pyarrow.parquet")
     except ImportError as exc:
         raise UnreadableInput(
             "reading Parquet needs pyarrow: pip install 'followup[parquet]'"

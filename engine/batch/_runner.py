@@ -135,10 +135,13 @@ class BatchResult:
         next_actions: dict[str, dict[str, int]] = {}
         rules: dict[str, int] = {}
         codes: dict[str, int] = {}
+        nothing = 0
         for key in sorted(self.counters):
             count = self.counters[key]
             kind, _, rest = key.partition("|")
-            if kind in ("a", "n"):
+            if key == "n|":
+                nothing = count
+            elif kind in ("a", "n"):
                 action, _, status = rest.partition("|")
                 target = actions if kind == "a" else next_actions
                 target.setdefault(action, {})[status] = count
@@ -160,6 +163,7 @@ class BatchResult:
             "policy": self.policy,
             "actions": actions,
             "next_actions": next_actions,
+            "without_recommendations": nothing,
             "rules_fired": rules,
             "error_codes": codes,
             "duplicates": {
@@ -279,6 +283,25 @@ def _id_hash(applicant_id: str) -> int:
     return hash(applicant_id)
 
 
+def _encode_id(aid: str | None) -> str:
+    """One line of the ids file: "" for no id, the id itself, or JSON when it needs quoting."""
+    if aid is None:
+        return "\n"
+    if not aid or aid[0] == '"' or "\n" in aid or "\r" in aid:
+        return json.dumps(aid) + "\n"
+    return aid + "\n"
+
+
+def _decode_id(line: bytes) -> str | None:
+    if not line:
+        return None
+    text = line.decode("utf-8", "surrogateescape")
+    if text[0] == '"':
+        value: str = json.loads(text)
+        return value
+    return text
+
+
 class _Run:
     """The mutable state of one run; ``commit`` writes one chunk's result."""
 
@@ -307,8 +330,7 @@ class _Run:
         self.counters.update(cp.counters)
         self.duplicates = {k: list(v) for k, v in cp.duplicates.items()}
         for line in id_lines:
-            aid = json.loads(line)
-            self._note_id(aid, None)
+            self._note_id(_decode_id(line.rstrip(b"\n")), None)
 
     def _note_id(self, aid: str | None, row: int | None) -> None:
         if aid is None:
@@ -355,7 +377,9 @@ class _Run:
         for index in range(count):
             self._note_id(ids[index], first + index)
         if self.ids is not None:
-            data = "".join(json.dumps(aid) + "\n" for aid in ids[:count]).encode("utf-8")
+            data = "".join(_encode_id(aid) for aid in ids[:count]).encode(
+                "utf-8", "surrogateescape"
+            )
             self.ids.write(data)
             self.ids_bytes += len(data)
         self.rows += count
@@ -495,41 +519,29 @@ def run_batch(
         executor = InlineExecutor() if options.workers <= 1 else PoolExecutor(options.workers, job)
     total = source.size()
     cancel = True
-    last_saved = time.monotonic()
-    pending: deque[Pending] = deque()
+    pending: deque[tuple[Pending, int]] = deque()
     chunks = read_chunks(source, options.chunk_size, skip=run.rows)
-    position = 0
+    last_saved = time.monotonic()
+
+    def commit_next() -> None:
+        nonlocal last_saved
+        handle, position = pending.popleft()
+        run.commit(handle.result())
+        now = time.monotonic()
+        if progress is not None:
+            progress(Progress(run.rows, run.errors, position, total, now - started, start_rows))
+        if now - last_saved >= options.checkpoint_seconds:
+            save_checkpoint()
+            last_saved = now
+
     try:
         if run.stopped is None:
             for chunk in chunks:
-                pending.append(executor.submit(job, chunk))
-                position = chunk.position
+                pending.append((executor.submit(job, chunk), chunk.position))
                 if len(pending) >= executor.window:
-                    run.commit(pending.popleft().result())
-                    last_saved = _tick(
-                        run,
-                        progress,
-                        position,
-                        total,
-                        started,
-                        start_rows,
-                        last_saved,
-                        options.checkpoint_seconds,
-                        save_checkpoint,
-                    )
+                    commit_next()
             while pending:
-                run.commit(pending.popleft().result())
-                last_saved = _tick(
-                    run,
-                    progress,
-                    position,
-                    total,
-                    started,
-                    start_rows,
-                    last_saved,
-                    options.checkpoint_seconds,
-                    save_checkpoint,
-                )
+                commit_next()
         cancel = False
     except _Stop:
         cancel = True
@@ -575,26 +587,6 @@ def run_batch(
         policy={"name": policy.name, "version": policy.version, "sha256": policy.sha256},
         peak_rss_mb=_peak_rss_mb(),
     )
-
-
-def _tick(
-    run: _Run,
-    progress: Callable[[Progress], None] | None,
-    position: int,
-    total: int | None,
-    started: float,
-    start_rows: int,
-    last_saved: float,
-    every: float,
-    save: Callable[[], None],
-) -> float:
-    now = time.monotonic()
-    if progress is not None:
-        progress(Progress(run.rows, run.errors, position, total, now - started, start_rows))
-    if now - last_saved >= every:
-        save()
-        return now
-    return last_saved
 
 
 def _open_ids(output: str, resume_at: int | None) -> IO[bytes]:

@@ -37,7 +37,7 @@ class ChunkResult:
         errors: (index in chunk, JSON error line, problem codes) per failed row.
         ids: each row's applicant_id, or None when unreadable.
         keys: per row, the summary counters it adds to ("a|action|status",
-            "n|action|status" for the next action, "r|rule").
+            "n|action|status" for the next action or "n|" for none, "r|rule").
     """
 
     first_row: int
@@ -216,8 +216,7 @@ def _keys(decision: Decision) -> tuple[str, ...]:
     keys = [f"a|{rec.get('action')}|{rec.get('status')}" for rec in recs]
     keys.extend(f"r|{rule}" for rule in decision.fired)
     nxt = next_recommendation(recs)
-    if nxt is not None:
-        keys.append(f"n|{nxt.get('action')}|{nxt.get('status')}")
+    keys.append(f"n|{nxt.get('action')}|{nxt.get('status')}" if nxt is not None else "n|")
     return tuple(keys)
 
 

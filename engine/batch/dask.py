@@ -15,6 +15,7 @@ Every worker process compiles the policy once and keeps it (``load_evaluator``).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -59,18 +60,17 @@ class _FuturePending:
 def dask_executor(scheduler: str, workers: int = 2) -> Iterator[DaskExecutor]:
     """Connect to ``scheduler`` (an address, or "local" for a LocalCluster of
     ``workers`` single-threaded processes) and yield an executor for ``run_batch``."""
-    from distributed import Client, LocalCluster
-
+    distributed: Any = importlib.import_module("distributed")
     if scheduler == "local":
         with (
-            LocalCluster(
+            distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
             ) as cluster,
-            Client(cluster) as client,
+            distributed.Client(cluster) as client,
         ):
             yield DaskExecutor(client)
     else:
-        with Client(scheduler) as client:
+        with distributed.Client(scheduler) as client:
             yield DaskExecutor(client)
 
 
@@ -120,13 +120,12 @@ def evaluate_partitions(
         ``decision`` (the canonical JSON text, or None) and ``errors``
         (the row's problems, or None).
     """
-    import dask
-    import dask.bag as db
-
+    dask: Any = importlib.import_module("dask")
+    bag: Any = importlib.import_module("dask.bag")
     job = BatchJob(policy or PolicyRef(), trace, as_of or default_as_of(), "jsonl")
     parts = facts.to_delayed()
     evaluate = dask.delayed(_evaluate_partition, pure=True)
-    return db.from_delayed([evaluate(part, job, i) for i, part in enumerate(parts)])
+    return bag.from_delayed([evaluate(part, job, i) for i, part in enumerate(parts)])
 
 
 def _write_one(
@@ -137,8 +136,8 @@ def _write_one(
     failed = [r for r in records if r["decision"] is None]
     name = os.path.join(directory, f"decisions-{index:05d}")
     if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        pa: Any = importlib.import_module("pyarrow")
+        pq: Any = importlib.import_module("pyarrow.parquet")
 
         table = pa.table(
             {
@@ -179,8 +178,7 @@ def write_partitions(results: Any, directory: str, fmt: str = "jsonl") -> dict[s
     Returns:
         ``{"partitions": n, "decided": m, "errors": k}``.
     """
-    import dask
-
+    dask: Any = importlib.import_module("dask")
     if fmt not in ("jsonl", "parquet"):
         raise ValueError(f"fmt must be jsonl or parquet, not {fmt!r}")
     write = dask.delayed(_write_one, pure=False)

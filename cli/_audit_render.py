@@ -1,0 +1,316 @@
+"""Text renderings for the authoring and auditing commands (explain, why-not,
+test, diff, replay, policies). The engine returns result objects; only this
+module turns them into lines for a coach."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from followup.engine._coverage import Coverage
+from followup.engine._diff import CohortImpact, DecisionChange, PolicyChange
+from followup.engine._explain import (
+    ConditionLine,
+    Explanation,
+    RuleExplanation,
+    WhyNot,
+    format_value,
+)
+from followup.engine._log import ReplayOutcome
+from followup.engine._releases import PolicyVersion
+
+from ._render import _when, _window
+
+
+def _header(decision: Mapping[str, Any]) -> list[str]:
+    p = decision["policy"]
+    lines = [
+        f"Policy {p['name']} {p['version']} (sha256 {p['sha256'][:12]}), as of {_when(decision['as_of'])}"
+    ]
+    if decision["applicant_id"]:
+        lines.append(f"Applicant {decision['applicant_id']}")
+    return lines
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, str) and len(v) >= 10 and v[:4].isdigit() and v[4] == "-":
+        return _when(v)
+    if isinstance(v, list):
+        return ", ".join(_value(x) for x in v) or "unknown"
+    return format_value(v)
+
+
+def _conditions(lines: Iterable[ConditionLine], indent: int) -> list[str]:
+    out = []
+    for c in lines:
+        out.append(" " * (indent + 2 * c.depth) + c.sentence)
+        if c.hint:
+            out.append(" " * (indent + 2 * c.depth + 2) + c.hint)
+    return out
+
+
+def _rule_head(r: RuleExplanation) -> str:
+    return f"{r.rule}: {r.title} ({', '.join(r.cite)})"
+
+
+def _rule_body(r: RuleExplanation, indent: int) -> list[str]:
+    out = []
+    if r.sentence:
+        out.append(" " * indent + r.sentence)
+    if r.conditions:
+        out += _conditions(r.conditions, indent)
+    else:
+        out.append(" " * indent + "no conditions: always applies")
+    return out
+
+
+def _uses(expl: Explanation, rule: str, indent: int) -> list[str]:
+    facts = expl.depends_on.get(rule, ())
+    if not facts:
+        return []
+    derived = {d.fact: d for d in expl.derived}
+    return [" " * indent + "based on:"] + [
+        " " * (indent + 2) + f"{f} = {_value(derived[f].value)} (rule {derived[f].rule})"
+        for f in facts
+    ]
+
+
+def explain_text(expl: Explanation) -> str:
+    """An explanation for a coach, in the explanation's mode."""
+    d = expl.decision
+    rules = {r.rule: r for r in expl.every_rule}
+    outcomes = [r.outcome for r in expl.every_rule]
+    lines = _header(d)
+    lines.append(
+        f"Rules: {outcomes.count('fired')} fired, {outcomes.count('failed')} did not match, "
+        f"{outcomes.count('shadowed')} shadowed"
+    )
+    if expl.mode in ("fired", "full"):
+        recs = d["recommendations"]
+        lines += ["", f"What to do ({len(recs)})"]
+        for i, rec in enumerate(recs, 1):
+            r = rules[rec["rule"]]
+            via = f" via {rec['channel']}" if rec["channel"] else ""
+            lines.append(f"  {i}. {rec['action']} [{rec['status']}] {_window(rec)}{via}")
+            lines.append(f"     because {_rule_head(r)}")
+            lines += _rule_body(r, 7)
+            for which, text, value in expl.dates.get(r.rule, ()):
+                shown = _value(value)
+                lines.append(
+                    f"       {which}: {text} = {shown}"
+                    if text != shown
+                    else f"       {which}: {shown}"
+                )
+            lines += _uses(expl, r.rule, 7)
+        if not recs:
+            lines.append("  nothing")
+        cautions = d["cautions"]
+        if cautions:
+            lines += ["", f"Cautions ({len(cautions)})"]
+            for c in cautions:
+                r = rules[c["rule"]]
+                lines.append(f"  ! {c['message']}")
+                lines.append(f"    because {_rule_head(r)}")
+                lines += _rule_body(r, 6)
+        if expl.derived:
+            lines += ["", f"Derived facts ({len(expl.derived)})"]
+            for x in expl.derived:
+                r = rules[x.rule]
+                lines.append(f"  {x.fact} = {_value(x.value)}")
+                lines.append(f"    set by {_rule_head(r)}")
+                lines += _rule_body(r, 6)
+                inputs = ", ".join(f"{k} = {_value(v)}" for k, v in x.inputs.items())
+                how = (
+                    f"set to {x.source.strip(chr(39))}"
+                    if x.source[:1] == "'" or not inputs
+                    else f"computed as {x.source} from {inputs}"
+                )
+                lines.append(f"      {how}")
+    if expl.mode == "fails":
+        missed = [r for r in expl.every_rule if r.outcome != "fired"]
+        lines += ["", f"Did not fire ({len(missed)})"]
+        for r in missed:
+            lines.append(f"  {_rule_head(r)}")
+            if r.outcome == "shadowed":
+                lines.append("    shadowed: " + _shadow_words(r))
+            elif r.failed:
+                first, *rest = r.failed
+                lines.append(f"    failed: {first.sentence}")
+                lines += _conditions(
+                    [ConditionLine(**{**c.__dict__, "depth": c.depth - first.depth}) for c in rest],
+                    4,
+                )
+        if not missed:
+            lines.append("  every rule fired")
+    if expl.mode == "full":
+        lines += ["", f"Every rule, in match order ({len(expl.every_rule)})"]
+        for r in expl.every_rule:
+            mark = {"fired": "+", "failed": "-", "shadowed": "~"}[r.outcome]
+            state = {
+                "fired": "fired",
+                "failed": "did not match",
+                "shadowed": "shadowed: " + _shadow_words(r),
+            }[r.outcome]
+            lines.append(f"  {mark} {_rule_head(r)} [{state}]")
+            lines += _rule_body(r, 6)
+    return "\n".join(lines)
+
+
+def _shadow_words(r: RuleExplanation) -> str:
+    parts = [f"{fact} was already set by {rule}" for fact, rule in r.shadowed_by.items()]
+    return "; ".join(parts) or "a higher-salience rule already set its facts"
+
+
+def why_not_text(w: WhyNot) -> str:
+    """One rule, every condition checked, and what would make it fire."""
+    r = w.rule
+    lines = [f"Rule {_rule_head(r)}", *_header(w.decision), ""]
+    if r.outcome == "fired":
+        lines.append("It fired.")
+    elif r.outcome == "shadowed":
+        lines.append(
+            f"It matched but was shadowed: {_shadow_words(r)}, a rule with higher salience."
+        )
+    else:
+        n = w.blocking
+        lines.append(f"It did not fire: {n} condition{'s' if n != 1 else ''} failed.")
+    if r.sentence:
+        lines.append(r.sentence)
+    lines += _conditions(r.conditions, 2) if r.conditions else ["  no conditions: always applies"]
+    if r.outcome == "failed":
+        lines.append("")
+        if w.hints:
+            lines += [h[0].upper() + h[1:] + "." for h in w.hints]
+        else:
+            lines.append("More than one condition would have to change for it to fire.")
+        unset = [
+            f"{fact} is set by rule {' or '.join(rules)}"
+            for fact, rules in w.setters.items()
+            if fact not in w.decision["derived"]
+        ]
+        if unset:
+            lines.append("Not set in this decision: " + "; ".join(unset) + ".")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- tests
+
+
+def _compact(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
+
+
+def test_results_text(files: Sequence[tuple[str, str, Sequence[Any]]]) -> list[str]:
+    """Every case, PASS or FAIL; on failure expected vs actual, one pair per mismatch.
+
+    Args:
+        files: (test file, policy label, case results) triples.
+    """
+    lines: list[str] = []
+    for file, policy, results in files:
+        lines.append(f"{file} ({policy})")
+        for res in results:
+            where = f"{file}:{res.case.line}" if res.case.line else file
+            if res.passed:
+                lines.append(f"  PASS {res.case.name}")
+                continue
+            lines.append(f"  FAIL {res.case.name} ({where})")
+            for p in res.problems:
+                lines.append(f"    {p.render()}")
+            for m in res.mismatches:
+                lines.append(f"    {m.where}: {m.message}")
+                lines.append(f"      - expected: {_compact(m.expected)}")
+                lines.append(f"      + actual:   {_compact(m.actual)}")
+    return lines
+
+
+def coverage_text(cov: Coverage) -> list[str]:
+    lines = [
+        f"Coverage of {cov.policy}: {cov.covered} of {len(cov.rules)} rules ({cov.percent:g}%)"
+    ]
+    if cov.never_fired:
+        lines.append(f"  never fired: {', '.join(cov.never_fired)}")
+    if cov.never_failed:
+        lines.append(f"  never failed: {', '.join(cov.never_failed)}")
+    return lines
+
+
+# ------------------------------------------------------------------ diff
+
+
+_SECTIONS = (
+    ("policy", "Policy"),
+    ("parameters", "Parameters"),
+    ("tables", "Tables"),
+    ("calendars", "Calendars"),
+    ("derived", "Derived facts"),
+    ("templates", "Templates"),
+    ("rules", "Rules"),
+)
+
+
+def diff_text(old: str, new: str, changes: Sequence[PolicyChange]) -> str:
+    lines = [f"{old} -> {new}: {len(changes)} change{'s' if len(changes) != 1 else ''}"]
+    for section, title in _SECTIONS:
+        items = [c for c in changes if c.section == section]
+        if not items:
+            continue
+        lines += ["", title]
+        mark = {"added": "+", "removed": "-", "changed": "~"}
+        for c in items:
+            lines.append(f"  {mark[c.kind]} {c.text}")
+    return "\n".join(lines)
+
+
+def impact_text(impact: CohortImpact) -> str:
+    n = impact.total
+    lines = [
+        "",
+        f"Impact on the cohort ({n} applicant{'s' if n != 1 else ''}"
+        + (f", as of {impact.as_of}" if impact.as_of else "")
+        + ")",
+        f"  {impact.changed} got different actions or dates, {n - impact.changed - len(impact.errors)} unchanged"
+        + (f", {len(impact.errors)} could not be evaluated" if impact.errors else ""),
+    ]
+    if impact.by_kind:
+        lines.append("  by change:")
+        for kind, count in impact.by_kind.items():
+            lines.append(f"    {kind}: {count} (e.g. {', '.join(impact.examples_by_kind[kind])})")
+    if impact.by_rule:
+        lines.append("  by rule:")
+        for rule, count in impact.by_rule.items():
+            lines.append(f"    {rule}: {count} (e.g. {', '.join(impact.examples_by_rule[rule])})")
+    return "\n".join(lines)
+
+
+def _change_lines(changes: Iterable[DecisionChange], indent: int) -> list[str]:
+    return [" " * indent + c.text() for c in changes]
+
+
+def replay_text(outcome: ReplayOutcome) -> str:
+    n = len(outcome.results)
+    diff = outcome.differing
+    against = f" under {outcome.against}" if outcome.against else ""
+    lines = [f"Replayed {n} decision{'s' if n != 1 else ''} from {outcome.log}{against}"]
+    for r in diff:
+        who = f" ({r.applicant_id})" if r.applicant_id else ""
+        lines.append(f"  line {r.line}, decision {r.decision_id}{who}, made with {r.policy}:")
+        if r.error:
+            lines.append(f"    cannot be evaluated: {r.error}")
+        lines += _change_lines(r.changes, 4)
+    lines.append(f"{n - len(diff)} same, {len(diff)} different")
+    return "\n".join(lines)
+
+
+def policies_text(versions: Sequence[PolicyVersion]) -> str:
+    lines = []
+    for v in versions:
+        state = {
+            "released": f"released {v.released or ''}".rstrip(),
+            "draft": "draft",
+            "changed": "CHANGED since release",
+        }[v.status]
+        tests = "tests" if v.has_tests else "no tests"
+        lines.append(f"{v.name} {v.version}  {state}  {tests}  sha256 {v.sha256[:12]}  {v.path}")
+    return "\n".join(lines) if lines else "no policies found"

@@ -1,0 +1,396 @@
+"""Authoring and auditing commands: explain, why-not, test, new-version,
+release, policies, diff and replay. Each parses its options, calls one engine
+function and picks a renderer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from followup.engine import PolicyError, load_policy, policy_dirs
+from followup.engine._coverage import rule_coverage
+from followup.engine._decision import Decision
+from followup.engine._diff import cohort_impact, diff_policies
+from followup.engine._explain import EXPLAIN_MODES, explain, why_not
+from followup.engine._facts import normalize_facts
+from followup.engine._log import LogError, append_decision, replay
+from followup.engine._releases import list_versions, new_version, release
+from followup.engine._testing import load_tests, run_tests
+from followup.engine._yaml import load_yaml
+
+from . import FORMAT, _dirs
+from ._audit_render import (
+    coverage_text,
+    diff_text,
+    explain_text,
+    impact_text,
+    policies_text,
+    replay_text,
+    test_results_text,
+    why_not_text,
+)
+from ._io import parse_as_of, read_facts
+
+__all__ = ["COMMANDS", "log_option"]
+
+POLICY = click.option(
+    "--policy",
+    "policy_ref",
+    default="interview-follow-up",
+    show_default=True,
+    help="NAME, NAME@VERSION or a policy file.",
+)
+AS_OF = click.option(
+    "--as-of",
+    "as_of",
+    help="The moment of evaluation (ISO date or date-time); default: the facts' as_of, else now.",
+)
+
+
+def log_option(f: Any) -> Any:
+    """``--log FILE``: append each decision to a decision log (JSON lines)."""
+    return click.option(
+        "--log",
+        "log",
+        type=click.Path(dir_okay=False),
+        help="Append the decision to this log (one JSON line) for audit and `followup replay`.",
+    )(f)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def read_checked_facts(path: str, moment: Any) -> dict[str, Any]:
+    """A facts file, validated with positions so errors point at its lines."""
+    data, name, positions = read_facts(path)
+    normalize_facts(
+        data,
+        default_as_of=moment or "2000-01-01",
+        file=name,
+        locate=positions.of if positions else None,
+    )
+    return data  # type: ignore[no-any-return]
+
+
+def write_log(log: str | None, facts: Any, policy: Any, decision: Decision) -> None:
+    if log is None:
+        return
+    try:
+        append_decision(log, facts, policy, decision)
+    except LogError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("explain")
+@click.argument("facts", type=click.Path(allow_dash=True))
+@POLICY
+@AS_OF
+@click.option(
+    "--mode",
+    type=click.Choice(EXPLAIN_MODES),
+    default="fired",
+    show_default=True,
+    help="fired: recommendations and the chain behind them; fails: rules that did not fire "
+    "and why; full: everything, skipped conditions marked.",
+)
+@FORMAT
+@log_option
+@click.pass_context
+def explain_cmd(
+    ctx: click.Context,
+    facts: str,
+    policy_ref: str,
+    as_of: str | None,
+    mode: str,
+    fmt: str,
+    log: str | None,
+) -> None:
+    """Explain a decision: each recommendation, its dates and the rules and values behind it."""
+    moment = parse_as_of(as_of)
+    policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
+    data = read_checked_facts(facts, moment)
+    expl = explain(policy, data, moment, mode)
+    write_log(log, data, policy, Decision(dict(expl.decision)))
+    if fmt == "json":
+        _dump(expl.to_dict())
+    else:
+        click.echo(explain_text(expl))
+
+
+@click.command("why-not")
+@click.argument("rule_id")
+@click.argument("facts", type=click.Path(allow_dash=True))
+@POLICY
+@AS_OF
+@FORMAT
+@click.pass_context
+def why_not_cmd(
+    ctx: click.Context, rule_id: str, facts: str, policy_ref: str, as_of: str | None, fmt: str
+) -> None:
+    """Why one rule did (not) fire: every condition with its values, and what would change it."""
+    moment = parse_as_of(as_of)
+    policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
+    data = read_checked_facts(facts, moment)
+    result = why_not(policy, rule_id, data, moment)
+    if fmt == "json":
+        _dump(result.to_dict())
+    else:
+        click.echo(why_not_text(result))
+
+
+def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path]:
+    if not paths:
+        found = []
+        for ref in list_versions(policy_dirs(_dirs(ctx))):
+            t = ref.path.with_name(f"{ref.version}.tests.yaml")
+            if t.is_file():
+                found.append(t)
+        return found
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(p.rglob("*.tests.yaml"))
+        elif p.name.endswith(".tests.yaml"):
+            if not p.is_file():
+                raise click.UsageError(f"no test file at {p}")
+            files.append(p)
+        elif p.suffix in (".yaml", ".yml"):
+            t = p.with_name(f"{p.stem}.tests.yaml")
+            if not t.is_file():
+                raise click.UsageError(f"{p} has no test file next to it ({t.name})")
+            files.append(t)
+        else:
+            raise click.UsageError(f"{p} is neither a test file, a policy file nor a folder")
+    return files
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT
+@click.option("--coverage", is_flag=True, help="Report rules the cases never fired or never failed.")
+@click.option(
+    "--min-coverage",
+    type=click.FloatRange(0, 100),
+    help="Fail when fewer than this percentage of rules are covered (implies --coverage).",
+)
+@click.pass_context
+def test_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    coverage: bool,
+    min_coverage: float | None,
+) -> None:
+    """Run policy test cases (<version>.tests.yaml next to each policy).
+
+    PATHS may be test files, policy files (their tests) or folders; without
+    PATHS, the tests of every policy found. Exit 1 when a case fails or
+    coverage is below --min-coverage.
+    """
+    files = _test_files(paths, ctx)
+    if not files:
+        raise click.UsageError("no test files found")
+    coverage = coverage or min_coverage is not None
+    report: list[tuple[str, str, list[Any]]] = []
+    covs = []
+    problems = []
+    for f in files:
+        tests = load_tests(f)
+        try:
+            policy = load_policy(tests.policy_target(), policies_dir=_dirs(ctx))
+        except PolicyError as exc:
+            problems += exc.problems
+            continue
+        results = run_tests(policy, tests)
+        report.append((str(f), f"{policy.name} {policy.version}", results))
+        if coverage:
+            covs.append(rule_coverage(policy, [r.decision for r in results if r.decision]))
+    if problems:
+        raise PolicyError(problems)
+    passed = sum(1 for _, _, rs in report for r in rs if r.passed)
+    failed = sum(1 for _, _, rs in report for r in rs if not r.passed)
+    low = [c for c in covs if min_coverage is not None and c.percent < min_coverage]
+    if fmt == "json":
+        _dump(
+            {
+                "files": [
+                    {
+                        "file": f,
+                        "policy": label,
+                        "cases": [
+                            {
+                                "name": r.case.name,
+                                "line": r.case.line,
+                                "passed": r.passed,
+                                "mismatches": [
+                                    {
+                                        "where": m.where,
+                                        "expected": m.expected,
+                                        "actual": m.actual,
+                                        "message": m.message,
+                                    }
+                                    for m in r.mismatches
+                                ],
+                                "problems": [p.to_dict() for p in r.problems],
+                            }
+                            for r in results
+                        ],
+                    }
+                    for f, label, results in report
+                ],
+                "summary": {"passed": passed, "failed": failed, "total": passed + failed},
+                "coverage": [c.to_dict() for c in covs] if coverage else None,
+                "min_coverage": min_coverage,
+            }
+        )
+    else:
+        lines = test_results_text(report)
+        for c in covs:
+            lines += coverage_text(c)
+        lines.append(f"{passed} passed, {failed} failed")
+        for c in low:
+            lines.append(f"coverage of {c.policy} is {c.percent:g}%, below --min-coverage {min_coverage:g}%")
+        click.echo("\n".join(lines))
+    if failed or low:
+        ctx.exit(1)
+
+
+@click.command("new-version")
+@click.argument("name")
+@click.option("--major", "part", flag_value="major", help="Next major version (x+1.0.0).")
+@click.option("--minor", "part", flag_value="minor", default=True, help="Next minor version (default).")
+@click.option("--patch", "part", flag_value="patch", help="Next patch version (x.y.z+1).")
+@click.pass_context
+def new_version_cmd(ctx: click.Context, name: str, part: str) -> None:
+    """Copy the latest released version of a policy to the next version, as an editable draft."""
+    made = new_version(name, part, policy_dirs(_dirs(ctx)))
+    click.echo(f"created {made.target} (version {made.version}, a draft copied from {made.source.name})")
+    if made.tests:
+        click.echo(f"created {made.tests}")
+    click.echo("edit it, describe the change in its changelog, then: " f"followup release {name} {made.version}")
+
+
+@click.command("release")
+@click.argument("name")
+@click.argument("version")
+@click.pass_context
+def release_cmd(ctx: click.Context, name: str, version: str) -> None:
+    """Check a draft version and run its tests; if all pass, record its sha256 in RELEASES."""
+    out = release(name, version, policy_dirs(_dirs(ctx)))
+    if out.problems:
+        click.echo("\n".join(p.render() for p in out.problems), err=True)
+        click.echo(f"not released: {name} {version} has problems", err=True)
+        ctx.exit(1)
+    if out.failed_cases:
+        for case in out.failed_cases:
+            click.echo(f"FAIL {case}", err=True)
+        click.echo(
+            f"not released: {len(out.failed_cases)} of {out.cases} test cases failed "
+            f"(run `followup test {out.path}` for details)",
+            err=True,
+        )
+        ctx.exit(1)
+    click.echo(f"released {name} {version} (sha256 {out.sha256}); {out.cases} test cases passed")
+
+
+@click.command("policies")
+@FORMAT
+@click.pass_context
+def policies_cmd(ctx: click.Context, fmt: str) -> None:
+    """Every policy version found (bundled, $FOLLOWUP_POLICIES, --policies-dir), released or draft."""
+    versions = list_versions(policy_dirs(_dirs(ctx)))
+    if fmt == "json":
+        _dump({"policies": [v.to_dict() for v in versions]})
+    else:
+        click.echo(policies_text(versions))
+
+
+def read_cohort(path: str) -> list[dict[str, Any]]:
+    """A cohort: JSON lines (.jsonl), a JSON list, or a YAML list of facts."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        if path.endswith((".jsonl", ".ndjson")):
+            rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        elif path.endswith(".json"):
+            rows = json.loads(raw)
+        else:
+            doc = load_yaml(raw, path)
+            if doc.problems:
+                raise PolicyError(doc.problems)
+            rows = doc.data
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise click.UsageError(f"{path} must hold a list of facts (one mapping per applicant)")
+    return rows
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--cohort", type=click.Path(dir_okay=False), help="Evaluate this cohort under both and report the impact.")
+@AS_OF
+@FORMAT
+@click.pass_context
+def diff_cmd(
+    ctx: click.Context, old: str, new: str, cohort: str | None, as_of: str | None, fmt: str
+) -> None:
+    """What changed between two policies (NAME@VERSION or files), and with --cohort, for whom."""
+    a = load_policy(old, policies_dir=_dirs(ctx))
+    b = load_policy(new, policies_dir=_dirs(ctx))
+    changes = diff_policies(a, b)
+    impact = None
+    if cohort is not None:
+        impact = cohort_impact(a, b, read_cohort(cohort), parse_as_of(as_of))
+    old_label, new_label = f"{a.name}@{a.version}", f"{b.name}@{b.version}"
+    if fmt == "json":
+        _dump(
+            {
+                "old": {"name": a.name, "version": a.version, "sha256": a.sha256},
+                "new": {"name": b.name, "version": b.version, "sha256": b.sha256},
+                "changes": [c.to_dict() for c in changes],
+                "impact": impact.to_dict() if impact else None,
+            }
+        )
+    else:
+        click.echo(diff_text(old_label, new_label, changes))
+        if impact is not None:
+            click.echo(impact_text(impact))
+
+
+@click.command("replay")
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--policy", "policy_ref", help="Evaluate under this policy instead (NAME@VERSION or file).")
+@FORMAT
+@click.pass_context
+def replay_cmd(ctx: click.Context, log: str, policy_ref: str | None, fmt: str) -> None:
+    """Re-evaluate every decision in a log; exit 1 when any comes out different."""
+    other = load_policy(policy_ref, policies_dir=_dirs(ctx)) if policy_ref else None
+    try:
+        outcome = replay(log, other, _dirs(ctx))
+    except LogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "json":
+        _dump(outcome.to_dict())
+    else:
+        click.echo(replay_text(outcome))
+    if outcome.differing:
+        ctx.exit(1)
+
+
+COMMANDS = (
+    explain_cmd,
+    why_not_cmd,
+    test_cmd,
+    new_version_cmd,
+    release_cmd,
+    policies_cmd,
+    diff_cmd,
+    replay_cmd,
+)

@@ -1,0 +1,499 @@
+"""Differences between two policy versions, and their impact on decisions.
+
+:func:`diff_policies` compares two policy documents and says in words what was
+added, removed or changed. :func:`decision_changes` compares two decisions
+about the same interview; :func:`cohort_impact` runs a cohort under both
+policies and counts the changes by kind and by rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ._errors import FactsError
+from ._policy import Policy
+
+__all__ = [
+    "CohortImpact",
+    "DecisionChange",
+    "PolicyChange",
+    "cohort_impact",
+    "decision_changes",
+    "diff_policies",
+]
+
+_RULE_FIELDS = ("title", "description", "cite", "salience", "explain", "when", "then")
+_META_FIELDS = ("title", "description")
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One difference between two policies.
+
+    Attributes:
+        section: "policy", "rules", "parameters", "tables", "calendars",
+            "derived" or "templates".
+        kind: "added", "removed" or "changed".
+        name: the rule id, parameter, table... concerned.
+        field: what changed inside it ("" for the whole item).
+        old, new: the values (None when added or removed).
+        text: the change in words.
+    """
+
+    section: str
+    kind: str
+    name: str
+    field: str
+    old: Any
+    new: Any
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "kind": self.kind,
+            "name": self.name,
+            "field": self.field,
+            "old": self.old,
+            "new": self.new,
+            "text": self.text,
+        }
+
+
+def _short(value: Any) -> str:
+    """A value in one line, for sentences."""
+    if isinstance(value, str):
+        return value if len(value) <= 80 else value[:77] + "..."
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _compare_maps(
+    section: str,
+    label: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    fields: Iterable[str] | None,
+    out: list[PolicyChange],
+) -> None:
+    for name in old:
+        if name not in new:
+            out.append(
+                PolicyChange(
+                    section, "removed", name, "", old[name], None, f"{label} {name} removed"
+                )
+            )
+    for name in new:
+        if name not in old:
+            out.append(
+                PolicyChange(section, "added", name, "", None, new[name], f"{label} {name} added")
+            )
+            continue
+        a, b = old[name], new[name]
+        if a == b:
+            continue
+        keys: Iterable[str]
+        if fields is not None:
+            keys = fields
+        elif isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys = list(dict.fromkeys([*a, *b]))
+        else:
+            out.append(
+                PolicyChange(
+                    section,
+                    "changed",
+                    name,
+                    "",
+                    a,
+                    b,
+                    f"{label} {name}: {_short(a)} -> {_short(b)}",
+                )
+            )
+            continue
+        for key in keys:
+            x = a.get(key) if isinstance(a, Mapping) else None
+            y = b.get(key) if isinstance(b, Mapping) else None
+            if x != y:
+                out.append(
+                    PolicyChange(
+                        section,
+                        "changed",
+                        name,
+                        key,
+                        x,
+                        y,
+                        f"{label} {name}: {key} {_short(x)} -> {_short(y)}",
+                    )
+                )
+
+
+def diff_policies(old: Policy, new: Policy) -> list[PolicyChange]:
+    """Every difference between two policies, in document order: metadata,
+    parameters, tables, calendars, derived facts, templates, then rules."""
+    a, b = old.document, new.document
+    out: list[PolicyChange] = []
+    for key in _META_FIELDS:
+        x, y = a["policy"].get(key), b["policy"].get(key)
+        if x != y:
+            out.append(
+                PolicyChange(
+                    "policy", "changed", key, key, x, y, f"policy {key}: {_short(x)} -> {_short(y)}"
+                )
+            )
+    params_a = a.get("parameters", {})
+    params_b = b.get("parameters", {})
+    for name in params_a:
+        if name not in params_b:
+            out.append(
+                PolicyChange(
+                    "parameters",
+                    "removed",
+                    name,
+                    "",
+                    params_a[name],
+                    None,
+                    f"parameter {name} removed",
+                )
+            )
+    for name, spec in params_b.items():
+        if name not in params_a:
+            out.append(
+                PolicyChange(
+                    "parameters",
+                    "added",
+                    name,
+                    "",
+                    None,
+                    spec,
+                    f"parameter {name} added: {spec['value']} {spec.get('unit', '')}".rstrip(),
+                )
+            )
+            continue
+        old_spec = params_a[name]
+        if old_spec.get("value") != spec.get("value"):
+            unit = spec.get("unit", "")
+            out.append(
+                PolicyChange(
+                    "parameters",
+                    "changed",
+                    name,
+                    "value",
+                    old_spec.get("value"),
+                    spec.get("value"),
+                    f"parameter {name}: {old_spec.get('value')} -> {spec.get('value')} {unit}".rstrip(),
+                )
+            )
+        for key in ("unit", "description"):
+            if old_spec.get(key) != spec.get(key):
+                out.append(
+                    PolicyChange(
+                        "parameters",
+                        "changed",
+                        name,
+                        key,
+                        old_spec.get(key),
+                        spec.get(key),
+                        f"parameter {name}: {key} {_short(old_spec.get(key))} -> {_short(spec.get(key))}",
+                    )
+                )
+    _tables(a.get("tables", {}), b.get("tables", {}), out)
+    _compare_maps(
+        "calendars", "calendar", a.get("calendars", {}), b.get("calendars", {}), None, out
+    )
+    _compare_maps("derived", "derived fact", a.get("derived", {}), b.get("derived", {}), None, out)
+    _compare_maps(
+        "templates", "template", a.get("templates", {}), b.get("templates", {}), None, out
+    )
+    rules_a = {r["id"]: r for r in a["rules"]}
+    rules_b = {r["id"]: r for r in b["rules"]}
+    _compare_maps("rules", "rule", rules_a, rules_b, _RULE_FIELDS, out)
+    return out
+
+
+def _tables(a: Mapping[str, Any], b: Mapping[str, Any], out: list[PolicyChange]) -> None:
+    for name in a:
+        if name not in b:
+            out.append(
+                PolicyChange("tables", "removed", name, "", a[name], None, f"table {name} removed")
+            )
+    for name, spec in b.items():
+        if name not in a:
+            out.append(PolicyChange("tables", "added", name, "", None, spec, f"table {name} added"))
+            continue
+        old = a[name]
+        rows_a, rows_b = old.get("rows", {}), spec.get("rows", {})
+        for key in rows_a:
+            if key not in rows_b:
+                out.append(
+                    PolicyChange(
+                        "tables",
+                        "removed",
+                        name,
+                        f"rows.{key}",
+                        rows_a[key],
+                        None,
+                        f"table {name}: row {key} removed (was {rows_a[key]})",
+                    )
+                )
+        for key, value in rows_b.items():
+            if key not in rows_a:
+                out.append(
+                    PolicyChange(
+                        "tables",
+                        "added",
+                        name,
+                        f"rows.{key}",
+                        None,
+                        value,
+                        f"table {name}: row {key} added ({value})",
+                    )
+                )
+            elif rows_a[key] != value:
+                out.append(
+                    PolicyChange(
+                        "tables",
+                        "changed",
+                        name,
+                        f"rows.{key}",
+                        rows_a[key],
+                        value,
+                        f"table {name}: {key} {rows_a[key]} -> {value}",
+                    )
+                )
+        for key in ("key", "type", "default", "description"):
+            if old.get(key) != spec.get(key):
+                out.append(
+                    PolicyChange(
+                        "tables",
+                        "changed",
+                        name,
+                        key,
+                        old.get(key),
+                        spec.get(key),
+                        f"table {name}: {key} {_short(old.get(key))} -> {_short(spec.get(key))}",
+                    )
+                )
+
+
+# ------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class DecisionChange:
+    """One way a decision differs from another about the same interview.
+
+    Attributes:
+        kind: "action-added", "action-removed", "dates-changed",
+            "status-changed", "channel-changed", "caution-added",
+            "caution-removed" or "other" (derived facts or trace only).
+        action: the action or caution concerned ("" for other).
+        rule: the rule behind it (in the new decision when there is one).
+        old, new: the differing values.
+    """
+
+    kind: str
+    action: str
+    rule: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "rule": self.rule,
+            "old": self.old,
+            "new": self.new,
+        }
+
+    def text(self) -> str:
+        if self.kind == "action-added":
+            return f"{self.action} now recommended (rule {self.rule})"
+        if self.kind == "action-removed":
+            return f"{self.action} no longer recommended (rule {self.rule})"
+        if self.kind == "dates-changed":
+            return f"{self.action} dates {_span(self.old)} -> {_span(self.new)} (rule {self.rule})"
+        if self.kind in ("status-changed", "channel-changed"):
+            what = self.kind.split("-")[0]
+            return f"{self.action} {what} {self.old} -> {self.new} (rule {self.rule})"
+        if self.kind == "caution-added":
+            return f"caution {self.action} added (rule {self.rule})"
+        if self.kind == "caution-removed":
+            return f"caution {self.action} removed (rule {self.rule})"
+        return f"{self.action or 'decision'}: {_short(self.old)} -> {_short(self.new)}"
+
+
+def _span(pair: Any) -> str:
+    a, b = pair
+    return f"{a or '-'}..{b or '-'}"
+
+
+def _key(rec: Mapping[str, Any]) -> tuple[str, str]:
+    return rec["action"], rec["rule"]
+
+
+def decision_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, strict: bool = False
+) -> list[DecisionChange]:
+    """How ``new`` differs from ``old`` (two decision dicts about the same facts).
+
+    Recommendations are paired by action, then by rule. With ``strict``, any
+    other difference (derived facts, the trace, the policy header aside) is
+    reported too as kind "other".
+    """
+    out: list[DecisionChange] = []
+    olds = list(old["recommendations"])
+    news = list(new["recommendations"])
+    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    for rec in list(news):
+        match = next((o for o in olds if _key(o) == _key(rec)), None)
+        if match is None:
+            match = next((o for o in olds if o["action"] == rec["action"]), None)
+        if match is not None:
+            olds.remove(match)
+            news.remove(rec)
+            pairs.append((match, rec))
+    for o in olds:
+        out.append(DecisionChange("action-removed", o["action"], o["rule"], _span_of(o), None))
+    for n in news:
+        out.append(DecisionChange("action-added", n["action"], n["rule"], None, _span_of(n)))
+    for o, n in pairs:
+        if (o["earliest"], o["latest"]) != (n["earliest"], n["latest"]):
+            out.append(
+                DecisionChange("dates-changed", n["action"], n["rule"], _span_of(o), _span_of(n))
+            )
+        if o["status"] != n["status"]:
+            out.append(
+                DecisionChange("status-changed", n["action"], n["rule"], o["status"], n["status"])
+            )
+        if o["channel"] != n["channel"]:
+            out.append(
+                DecisionChange(
+                    "channel-changed", n["action"], n["rule"], o["channel"], n["channel"]
+                )
+            )
+    old_c = {c["id"]: c["rule"] for c in old["cautions"]}
+    new_c = {c["id"]: c["rule"] for c in new["cautions"]}
+    for cid, rule in old_c.items():
+        if cid not in new_c:
+            out.append(DecisionChange("caution-removed", cid, rule, cid, None))
+    for cid, rule in new_c.items():
+        if cid not in old_c:
+            out.append(DecisionChange("caution-added", cid, rule, None, cid))
+    if strict and not out:
+        for key in ("applicant_id", "as_of", "derived", "trace"):
+            if old.get(key) != new.get(key):
+                out.append(DecisionChange("other", key, "", old.get(key), new.get(key)))
+    return out
+
+
+def _span_of(rec: Mapping[str, Any]) -> list[Any]:
+    return [rec["earliest"], rec["latest"]]
+
+
+# ---------------------------------------------------------------- cohort
+
+
+@dataclass
+class CohortImpact:
+    """The effect of moving a cohort from one policy to another.
+
+    Attributes:
+        total: applicants evaluated.
+        changed: applicants whose actions or dates differ.
+        by_kind: change kind -> applicants affected.
+        by_rule: rule id -> applicants affected.
+        examples_by_kind / examples_by_rule: a few applicant ids each.
+        applicants: every changed applicant with its changes (for JSON).
+        errors: applicants whose facts could not be evaluated, with the message.
+    """
+
+    old: str
+    new: str
+    as_of: str | None
+    total: int = 0
+    changed: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    examples_by_kind: dict[str, list[str]] = field(default_factory=dict)
+    examples_by_rule: dict[str, list[str]] = field(default_factory=dict)
+    applicants: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": self.old,
+            "new": self.new,
+            "as_of": self.as_of,
+            "total": self.total,
+            "changed": self.changed,
+            "by_kind": self.by_kind,
+            "by_rule": self.by_rule,
+            "examples_by_kind": self.examples_by_kind,
+            "examples_by_rule": self.examples_by_rule,
+            "applicants": self.applicants,
+            "errors": self.errors,
+        }
+
+
+_IMPACT_KINDS = (
+    "action-added",
+    "action-removed",
+    "dates-changed",
+    "status-changed",
+    "channel-changed",
+)
+
+
+def cohort_impact(
+    old: Policy,
+    new: Policy,
+    cohort: Iterable[Mapping[str, Any]],
+    as_of: date | datetime | str | None = None,
+    examples: int = 3,
+) -> CohortImpact:
+    """Evaluate every applicant under both policies and count what changes.
+
+    Only changes to actions, their dates, status and channel count as impact;
+    cautions are listed per applicant but not counted.
+    """
+    impact = CohortImpact(
+        f"{old.name}@{old.version}",
+        f"{new.name}@{new.version}",
+        None if as_of is None else str(as_of),
+    )
+    if as_of is None:
+        # one "now" for both policies, or a boundary could fall between the two runs
+        as_of = datetime.now(UTC).replace(microsecond=0)
+    for i, facts in enumerate(cohort):
+        impact.total += 1
+        ident = str(facts.get("applicant_id", f"#{i + 1}"))
+        try:
+            a = old.evaluate(facts, as_of, trace="none").to_dict()
+            b = new.evaluate(facts, as_of, trace="none").to_dict()
+        except FactsError as exc:
+            impact.errors.append({"applicant": ident, "message": exc.problems[0].render()})
+            continue
+        changes = decision_changes(a, b)
+        counted = [c for c in changes if c.kind in _IMPACT_KINDS]
+        if not counted:
+            continue
+        impact.changed += 1
+        impact.applicants.append({"applicant": ident, "changes": [c.to_dict() for c in changes]})
+        for kind in dict.fromkeys(c.kind for c in counted):
+            impact.by_kind[kind] = impact.by_kind.get(kind, 0) + 1
+            ex = impact.examples_by_kind.setdefault(kind, [])
+            if len(ex) < examples:
+                ex.append(ident)
+        for rule in dict.fromkeys(c.rule for c in counted):
+            impact.by_rule[rule] = impact.by_rule.get(rule, 0) + 1
+            ex = impact.examples_by_rule.setdefault(rule, [])
+            if len(ex) < examples:
+                ex.append(ident)
+    impact.by_kind = dict(sorted(impact.by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
+    impact.by_rule = dict(sorted(impact.by_rule.items(), key=lambda kv: (-kv[1], kv[0])))
+    return impact
