@@ -225,6 +225,16 @@ def compile_policy(
         if rule is not None:
             rules.append(rule)
 
+    for name in params:
+        if name not in env.used_params:
+            out.add(
+                "parameter-unused",
+                f"/parameters/{name}",
+                f"the parameter '{name}' is not used by any rule",
+                f"use it as params.{name} in a rule, or remove it",
+                key=True,
+            )
+
     written = {f for r in rules for f in r.writes}
     read_anywhere = {f for r in rules for f in r.reads}
     for name in derived_decl:

@@ -74,6 +74,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, tuple | list):
         return [jsonable(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted((jsonable(v) for v in value), key=str)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, float):

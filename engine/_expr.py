@@ -305,6 +305,7 @@ class Env:
     fact_types: Mapping[str, str]  # fact -> number | moment | text | bool | list
     params: Mapping[str, int | float]
     calendars: Mapping[str, CalendarDef]
+    used_params: set[str] = field(default_factory=set)  # filled while compiling
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,7 @@ def _compile(n: Node, env: Env) -> tuple[str, Fn]:
                 "unknown-parameter",
                 did_you_mean(name, list(env.params)),
             )
+        env.used_params.add(name)
         pv = env.params[name]
         return "number", lambda f: pv
     if n.kind == "unit":

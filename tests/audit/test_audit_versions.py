@@ -1,0 +1,147 @@
+"""Releases, new versions, the policies listing and `followup test`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .conftest import Run
+
+
+def _release(run: Run, policies: Path) -> str:
+    out = run("release", "demo", "1.0.0")
+    digest = hashlib.sha256((policies / "demo" / "1.0.0.yaml").read_bytes()).hexdigest()
+    assert out.stdout == f"released demo 1.0.0 (sha256 {digest}); 2 test cases passed\n"
+    return digest
+
+
+def test_release_records_the_hash(run: Run, policies: Path) -> None:
+    digest = _release(run, policies)
+    lock = (policies / "demo" / "RELEASES").read_text("utf-8")
+    assert lock.splitlines()[-1].split()[:2] == ["1.0.0", digest]
+    again = run("release", "demo", "1.0.0", code=1)
+    assert "already-released" in again.output
+
+
+def test_policies_listing(run: Run, policies: Path) -> None:
+    before = json.loads(run("policies", "--format", "json").stdout)["policies"]
+    demo = next(p for p in before if p["name"] == "demo")
+    assert list(demo) == ["name", "version", "path", "sha256", "status", "released", "tests"]
+    assert demo["status"] == "draft"
+    _release(run, policies)
+    text = run("policies").stdout
+    line = next(x for x in text.splitlines() if x.startswith("demo 1.0.0"))
+    assert line.startswith("demo 1.0.0  released ")
+    assert f"  tests  sha256 {demo['sha256'][:12]}  " in line
+
+
+def test_new_version_copies_the_release(run: Run, policies: Path) -> None:
+    refused = run("new-version", "demo", code=2)
+    assert "has no released version to copy" in refused.output
+    _release(run, policies)
+    out = run("new-version", "demo")
+    target = policies / "demo" / "1.1.0.yaml"
+    assert out.stdout.splitlines()[0] == (
+        f"created {target} (version 1.1.0, a draft copied from 1.0.0.yaml)"
+    )
+    text = target.read_text("utf-8")
+    assert 'version: "1.1.0"' in text
+    assert '- version: "1.1.0"' in text and "TODO: say what changed" in text
+    assert (policies / "demo" / "1.1.0.tests.yaml").is_file()
+    run("check", str(target))
+    assert run("new-version", "demo", code=1).output.count("version-exists") == 1
+    run("new-version", "demo", "--major")
+    assert (policies / "demo" / "2.0.0.yaml").is_file()
+
+
+def test_a_changed_release_is_refused_everywhere(run: Run, policies: Path, facts: Path) -> None:
+    _release(run, policies)
+    released = policies / "demo" / "1.0.0.yaml"
+    released.write_bytes(released.read_bytes() + b"# an innocent comment\n")
+    check = run("check", str(released), code=1)
+    assert "released-changed" in check.output
+    assert "copy it to 1.1.0 and edit the copy: `followup new-version demo --minor`" in check.output
+    evaluate = run("evaluate", str(facts), "--policy", "demo@1.0.0", code=1)
+    assert "released-changed" in evaluate.output
+    test = run("test", str(policies / "demo"), code=1)
+    assert "released-changed" in test.output
+    assert json.loads(run("policies", "--format", "json").stdout)["policies"][0]["status"] in (
+        "changed",
+        "draft",
+    )
+
+
+FAILING = """\
+cases:
+  - name: asks on day three
+    as_of: "2026-03-05"
+    facts: {interview_at: "2026-03-02T10:00", status_inquiries_sent: 0}
+    expect:
+      actions: [{action: send_status_inquiry}]
+      derived: {channel: phone}
+  - name: thanks are overdue
+    as_of: "2026-03-05"
+    facts: {interview_at: "2026-03-02T10:00"}
+    expect:
+      actions: [{action: send_thank_you, status: overdue}]
+"""
+
+
+def test_test_command_text(run: Run, policies: Path) -> None:
+    tests = policies / "demo" / "1.0.0.tests.yaml"
+    ok = run("test", str(tests), "--coverage")
+    assert ok.stdout == (
+        f"{tests} (demo 1.0.0)\n"
+        "  PASS a week after the interview, ask\n"
+        "  PASS too early to ask\n"
+        "Coverage of demo@1.0.0: 4 of 5 rules (80%)\n"
+        "  never fired: final-round\n"
+        "2 passed, 0 failed\n"
+    )
+    low = run("test", str(tests), "--min-coverage", "90", code=1)
+    assert low.stdout.endswith(
+        "2 passed, 0 failed\ncoverage of demo@1.0.0 is 80%, below --min-coverage 90%\n"
+    )
+    tests.write_text(FAILING, "utf-8")
+    bad = run("test", str(policies / "demo" / "1.0.0.yaml"), code=1)
+    assert bad.stdout == (
+        f"{tests} (demo 1.0.0)\n"
+        f"  FAIL asks on day three ({tests}:2)\n"
+        "    actions[0]: no recommendation matches send_status_inquiry (the action is not recommended)\n"
+        '      - expected: {"action": "send_status_inquiry"}\n'
+        '      + actual:   ["send_thank_you"]\n'
+        "    derived.channel: derived fact channel is 'email', expected 'phone'\n"
+        '      - expected: "phone"\n'
+        '      + actual:   "email"\n'
+        "  PASS thanks are overdue\n"
+        "1 passed, 1 failed\n"
+    )
+
+
+def test_test_command_json(run: Run, policies: Path) -> None:
+    out = run("test", str(policies / "demo"), "--format", "json", "--coverage")
+    data = json.loads(out.stdout)
+    assert list(data) == ["files", "summary", "coverage", "min_coverage"]
+    assert data["summary"] == {"passed": 2, "failed": 0, "total": 2}
+    assert list(data["files"][0]) == ["file", "policy", "cases"]
+    assert list(data["files"][0]["cases"][0]) == ["name", "line", "passed", "mismatches", "problems"]
+    assert list(data["coverage"][0]) == [
+        "policy",
+        "rules",
+        "covered",
+        "percent",
+        "never_fired",
+        "never_failed",
+    ]
+
+
+def test_bundled_policy_tests_pass(run: Run) -> None:
+    from followup.engine._policy import bundled_policies_dir
+
+    out = run("test", str(bundled_policies_dir() / "interview-follow-up"))
+    assert out.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_schema_tests(run: Run) -> None:
+    assert json.loads(run("schema", "tests").stdout)["title"]
