@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from followup.engine import PolicyError, load_policy, policy_dirs
 from followup.engine._coverage import rule_coverage
 from followup.engine._decision import Decision
@@ -170,7 +171,9 @@ def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path]:
 @click.command("test")
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT
-@click.option("--coverage", is_flag=True, help="Report rules the cases never fired or never failed.")
+@click.option(
+    "--coverage", is_flag=True, help="Report rules the cases never fired or never failed."
+)
 @click.option(
     "--min-coverage",
     type=click.FloatRange(0, 100),
@@ -252,7 +255,9 @@ def test_cmd(
             lines += coverage_text(c)
         lines.append(f"{passed} passed, {failed} failed")
         for c in low:
-            lines.append(f"coverage of {c.policy} is {c.percent:g}%, below --min-coverage {min_coverage:g}%")
+            lines.append(
+                f"coverage of {c.policy} is {c.percent:g}%, below --min-coverage {min_coverage:g}%"
+            )
         click.echo("\n".join(lines))
     if failed or low:
         ctx.exit(1)
@@ -261,16 +266,23 @@ def test_cmd(
 @click.command("new-version")
 @click.argument("name")
 @click.option("--major", "part", flag_value="major", help="Next major version (x+1.0.0).")
-@click.option("--minor", "part", flag_value="minor", default=True, help="Next minor version (default).")
+@click.option(
+    "--minor", "part", flag_value="minor", default=True, help="Next minor version (default)."
+)
 @click.option("--patch", "part", flag_value="patch", help="Next patch version (x.y.z+1).")
 @click.pass_context
 def new_version_cmd(ctx: click.Context, name: str, part: str) -> None:
     """Copy the latest released version of a policy to the next version, as an editable draft."""
     made = new_version(name, part, policy_dirs(_dirs(ctx)))
-    click.echo(f"created {made.target} (version {made.version}, a draft copied from {made.source.name})")
+    click.echo(
+        f"created {made.target} (version {made.version}, a draft copied from {made.source.name})"
+    )
     if made.tests:
         click.echo(f"created {made.tests}")
-    click.echo("edit it, describe the change in its changelog, then: " f"followup release {name} {made.version}")
+    click.echo(
+        "edit it, describe the change in its changelog, then: "
+        f"followup release {name} {made.version}"
+    )
 
 
 @click.command("release")
@@ -334,7 +346,11 @@ def read_cohort(path: str) -> list[dict[str, Any]]:
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--cohort", type=click.Path(dir_okay=False), help="Evaluate this cohort under both and report the impact.")
+@click.option(
+    "--cohort",
+    type=click.Path(dir_okay=False),
+    help="Evaluate this cohort under both and report the impact.",
+)
 @AS_OF
 @FORMAT
 @click.pass_context
@@ -366,7 +382,9 @@ def diff_cmd(
 
 @click.command("replay")
 @click.argument("log", type=click.Path(dir_okay=False))
-@click.option("--policy", "policy_ref", help="Evaluate under this policy instead (NAME@VERSION or file).")
+@click.option(
+    "--policy", "policy_ref", help="Evaluate under this policy instead (NAME@VERSION or file)."
+)
 @FORMAT
 @click.pass_context
 def replay_cmd(ctx: click.Context, log: str, policy_ref: str | None, fmt: str) -> None:

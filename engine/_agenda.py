@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
-from ._conditions import compare_moments, first_failure, jsonable, trace
+from ._conditions import compare_moments, jsonable, trace
 
 __all__ = ["TRACE_MODES", "Listener", "run"]
 
@@ -72,13 +72,17 @@ def run(
     full = mode == "full"
     for rule in policy.rules:
         when = rule.when
-        matched = when is None or when.test(known)
+        failed = None if when is None else when.check(known)
+        shadowed = (
+            failed is None and bool(rule.writes) and not set_by.keys().isdisjoint(rule.writes)
+        )
         if listener is not None:
-            shadowed = bool(matched and rule.writes and not set_by.keys().isdisjoint(rule.writes))
             listener(
-                rule, "shadowed" if shadowed else "fired" if matched else "failed", dict(known)
+                rule,
+                "shadowed" if shadowed else "fired" if failed is None else "failed",
+                dict(known),
             )
-        if matched and rule.writes and not set_by.keys().isdisjoint(rule.writes):
+        if shadowed:
             conditions: list[dict[str, Any]] = []
             if full and when is not None:
                 trace(when, known, conditions)
@@ -91,7 +95,7 @@ def run(
                 }
             )
             continue
-        if not matched:
+        if failed is not None:
             conditions = []
             if full and when is not None:
                 trace(when, known, conditions)
@@ -99,9 +103,7 @@ def run(
                 {
                     "rule": rule.id,
                     "reason": "failed",
-                    "failed_condition": first_failure(when, known)
-                    if detail and when is not None
-                    else None,
+                    "failed_condition": failed if detail else None,
                     "conditions": conditions,
                 }
             )
@@ -118,7 +120,7 @@ def run(
                 derived[action.fact] = {
                     "value": jsonable(value),
                     "rule": rule.id,
-                    "inputs": {name: jsonable(known.get(name)) for name in sorted(action.reads)},
+                    "inputs": {name: jsonable(known.get(name)) for name in action.inputs},
                 }
             elif isinstance(action, Recommend):
                 earliest = action.earliest.fn(known) if action.earliest is not None else None

@@ -8,6 +8,7 @@ matched. Evaluation never re-validates anything.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import re
@@ -76,6 +77,11 @@ class SetFact:
     pointer: str
     kind = "set"
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The facts it reads, sorted: recorded with the value for auditors."""
+        return _sorted_reads(self.reads)
+
 
 @dataclass(frozen=True)
 class Recommend:
@@ -131,6 +137,11 @@ class CompiledPolicy:
     templates: Mapping[str, Mapping[str, Any]]
     rules: tuple[CompiledRule, ...]  # in schedule (match) order
     writers: Mapping[str, tuple[str, ...]]  # derived fact -> rule ids, highest salience first
+
+
+@functools.lru_cache(maxsize=1024)
+def _sorted_reads(reads: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(reads))
 
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")

@@ -66,8 +66,13 @@ def elapsed(
 UNIT_WORDS = {"days": "days", "hours": "hours", "weeks": "weeks", "business_days": "business days"}
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """A value as it appears in decisions and explanations."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
     if isinstance(value, date):
@@ -173,18 +178,15 @@ class Leaf:
     parts: tuple[tuple[str, Callable[[Facts], Any]], ...] = ()
     kind = "leaf"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", _leaf_check(self))
+
+    def check(self, facts: Facts) -> str | None:  # replaced per instance by a specialised closure
+        """None when the test holds, else its text."""
+        raise NotImplementedError  # pragma: no cover
+
     def test(self, facts: Facts) -> bool:
-        op = self.operator
-        a = self.left(facts)
-        if op.operand == "flag":
-            present = _is_present(a)
-            return present == self.flag if op.name == "present" else present != self.flag
-        if a is None:
-            return False
-        b = self.right(facts)
-        if b is None or (op.operand == "range" and (b[0] is None or b[1] is None)):
-            return False
-        return op.test(a, b)
+        return self.check(facts) is None
 
     def values(self, facts: Facts) -> tuple[Any, Any]:
         a = self.left(facts)
@@ -205,15 +207,104 @@ class Group:
     explain: str | None
     reads: frozenset[str]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", _group_check(self))
+
+    def check(self, facts: Facts) -> str | None:  # replaced per instance by a specialised closure
+        """None when the group holds, else the text of the condition that decided the failure."""
+        raise NotImplementedError  # pragma: no cover
+
     def test(self, facts: Facts) -> bool:
-        if self.kind == "all":
-            return all(c.test(facts) for c in self.children)
-        if self.kind == "any":
-            return any(c.test(facts) for c in self.children)
-        return not self.children[0].test(facts)
+        return self.check(facts) is None
 
 
 Condition = Leaf | Group
+
+Check = Callable[[Facts], "str | None"]
+
+
+def _leaf_check(leaf: Leaf) -> Check:
+    """A closure specialised for one test; evaluation's hot path.
+
+    Returns None when the test holds, else the test's text, so the deciding
+    condition of a failure is known without evaluating twice.
+    """
+    op, left, right, text, flag = leaf.operator, leaf.left, leaf.right, leaf.text, leaf.flag
+    # a subject that is a plain fact is read directly: most tests are of this kind
+    name = leaf.subject_label if leaf.subject == "fact" else None
+    if op.operand == "flag":
+        want_present = flag if op.name == "present" else not flag
+        if name is not None:
+
+            def fact_flag_check(f: Facts) -> str | None:
+                v = f.get(name)
+                return None if (v is not None and v != ()) is want_present else text
+
+            return fact_flag_check
+
+        def flag_check(f: Facts) -> str | None:
+            v = left(f)
+            present = v is not None and v != ()
+            return None if present is want_present else text
+
+        return flag_check
+    test = op.test
+    if op.operand in ("literal", "literals") and not leaf.right_text.startswith("$"):
+        constant = right({})
+        if name is not None and op.name == "equals":
+
+            def fact_equals_check(f: Facts) -> str | None:
+                return None if f.get(name) == constant else text
+
+            return fact_equals_check
+
+        def constant_check(f: Facts) -> str | None:
+            a = left(f)
+            return None if a is not None and test(a, constant) else text
+
+        return constant_check
+    is_range = op.operand == "range"
+
+    def check(f: Facts) -> str | None:
+        a = left(f)
+        if a is None:
+            return text
+        b = right(f)
+        if b is None or (is_range and (b[0] is None or b[1] is None)):
+            return text
+        return None if test(a, b) else text
+
+    return check
+
+
+def _group_check(group: Group) -> Check:
+    checks = tuple(c.check for c in group.children)
+    text = group.text
+    if group.kind == "all":
+
+        def all_check(f: Facts) -> str | None:
+            for c in checks:
+                failed = c(f)
+                if failed is not None:
+                    return failed
+            return None
+
+        return all_check
+    if group.kind == "any":
+
+        def any_check(f: Facts) -> str | None:
+            for c in checks:
+                if c(f) is None:
+                    return None
+            return text
+
+        return any_check
+    (inner,) = checks
+
+    def not_check(f: Facts) -> str | None:
+        return text if inner(f) is None else None
+
+    return not_check
 
 
 def trace(
@@ -262,14 +353,9 @@ def _trace_leaf(
 
 
 def first_failure(cond: Condition, facts: Facts) -> str:
-    """The text of the condition that decided a failure (the outermost that failed)."""
-    if isinstance(cond, Leaf):
-        return cond.text
-    if cond.kind == "all":
-        for child in cond.children:
-            if not child.test(facts):
-                return first_failure(child, facts)
-    return cond.text
+    """The text of the condition that decided a failure: the failing test inside
+    ``all`` groups, the whole group for ``any`` and ``not``."""
+    return cond.check(facts) or cond.text
 
 
 # ------------------------------------------------------------- compiling

@@ -201,7 +201,9 @@ class _Walk:
             depth,
             cond.kind,
             cond.text,
-            f"{sentence}: {_yes(result)}",
+            sentence
+            if cond.explain and "{result}" in cond.explain
+            else f"{sentence}: {_yes(result)}",
             None,
             None,
             result,
@@ -238,7 +240,16 @@ class _Walk:
         self.units.append((unit, leaf, negated, len(self.lines)))
         self.lines.append(
             ConditionLine(
-                unit.pointer, depth, "test", text, f"{words}: {_yes(result)}", left, right, result
+                unit.pointer,
+                depth,
+                "test",
+                text,
+                words
+                if leaf.explain and "{result}" in leaf.explain
+                else f"{words}: {_yes(result)}",
+                left,
+                right,
+                result,
             )
         )
         return result

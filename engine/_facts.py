@@ -153,6 +153,8 @@ FACTS: dict[str, FactSpec] = dict(
     ]
 )
 
+_REQUIRED = tuple(name for name, spec in FACTS.items() if spec.required)
+
 #: fact name -> kind, for readers that must coerce text cells (CSV).
 FACT_KINDS: dict[str, str] = {
     name: ("string" if spec.kind in ("timezone", "country") else spec.kind)
@@ -287,6 +289,60 @@ def _check(spec: FactSpec, value: Any) -> Any:
     raise AssertionError(f"unknown kind {kind}")  # pragma: no cover
 
 
+def _checker(spec: FactSpec) -> Callable[[Any], Any]:
+    """A fast checker for the common, valid case; anything unusual goes through ``_check``."""
+    kind = spec.kind
+    if kind in ("date", "datetime"):
+        date_only = kind == "date"
+
+        def moment(value: Any) -> Any:
+            if type(value) is str:
+                try:
+                    if len(value) == 10:
+                        return date.fromisoformat(value)
+                    if not date_only:
+                        return datetime.fromisoformat(value)
+                except ValueError:
+                    pass
+            return _check(spec, value)
+
+        return moment
+    if kind == "enum":
+        choices = frozenset(spec.choices)
+
+        def enum(value: Any) -> Any:
+            if type(value) is str and value in choices:
+                return value
+            raise _Bad
+
+        return enum
+    if kind == "bool":
+
+        def boolean(value: Any) -> Any:
+            if value is True or value is False:
+                return value
+            raise _Bad
+
+        return boolean
+    if kind == "string" and spec.name != "applicant_id":
+
+        def text(value: Any) -> Any:
+            if type(value) is str:
+                return value
+            raise _Bad
+
+        return text
+    return lambda value: _check(spec, value)
+
+
+_CHECKERS: dict[str, Callable[[Any], Any]] = {name: _checker(spec) for name, spec in FACTS.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _default_moment(value: str) -> date | datetime:
+    return parse_moment(value)
+
+
 def _suggestion(spec: FactSpec, value: Any) -> str | None:
     if spec.kind == "enum" and isinstance(value, str):
         return did_you_mean(value, spec.choices)
@@ -353,7 +409,15 @@ def normalize_facts(
         )
         raise FactsError(problems)
     out: dict[str, Any] = {}
+    checkers = _CHECKERS
     for key, value in raw.items():
+        checker = checkers.get(key) if type(key) is str else None
+        if checker is not None and value is not None:
+            try:
+                out[key] = checker(value)
+                continue
+            except _Bad:
+                pass
         pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
         spec = FACTS.get(key) if isinstance(key, str) else None
         if spec is None:
@@ -377,8 +441,8 @@ def normalize_facts(
                 value,
                 _suggestion(spec, value),
             )
-    for name, spec in FACTS.items():
-        if spec.required and name not in out and not any(p.pointer == f"/{name}" for p in problems):
+    for name in _REQUIRED:
+        if name not in out and not any(p.pointer == f"/{name}" for p in problems):
             problem(
                 "missing-fact",
                 "",
@@ -391,13 +455,18 @@ def normalize_facts(
 
     zone = _zone(out["timezone"]) if "timezone" in out else None
     for name, value in out.items():
-        if isinstance(value, datetime):
+        if type(value) is datetime and value.tzinfo is not None:
             out[name] = localize(value, zone)
     if "as_of" not in out:
         if default_as_of is None:
             default_as_of = datetime.now(UTC).replace(microsecond=0)
         try:
-            out["as_of"] = localize(parse_moment(default_as_of), zone)
+            moment = (
+                _default_moment(default_as_of)
+                if type(default_as_of) is str
+                else parse_moment(default_as_of)
+            )
+            out["as_of"] = localize(moment, zone)
         except (ValueError, OverflowError) as exc:
             raise FactsError(
                 [

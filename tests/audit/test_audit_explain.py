@@ -80,9 +80,7 @@ def test_explain_full_marks_skipped_conditions(run: Run, facts: Path) -> None:
 
 
 def test_explain_uses_templates_and_chains(run: Run, facts: Path) -> None:
-    out = str(
-        run("explain", str(facts), "--policy", "demo", "--as-of", "2026-03-12").stdout
-    )
+    out = str(run("explain", str(facts), "--policy", "demo", "--as-of", "2026-03-12").stdout)
     assert (
         "     because status-inquiry: Ask about status after a week (G3, G17)\n"
         "       finance employers get 7 days before an enquiry.\n"
@@ -152,7 +150,9 @@ def test_explain_shadowed(run: Run, tmp_path: Path) -> None:
     facts = tmp_path / "phone.yaml"
     facts.write_text("interview_at: 2026-03-02\nphone_ok: true\n", "utf-8")
     out = str(
-        run("explain", str(facts), "--policy", "demo", "--as-of", "2026-03-03", "--mode", "fails").stdout
+        run(
+            "explain", str(facts), "--policy", "demo", "--as-of", "2026-03-03", "--mode", "fails"
+        ).stdout
     )
     assert (
         "  channel-email: Otherwise write an email (G11)\n"

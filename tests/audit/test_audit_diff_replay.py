@@ -1,0 +1,175 @@
+"""`followup diff`, the decision log and `followup replay`."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from followup.engine import load_policy
+from followup.engine._log import LogError, append_decision, replay
+
+from .conftest import Run
+
+INDUSTRIES = ("finance", "retail", "technology", "government", "other")
+
+
+def _cohort(n: int, seed: int = 7) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        day = 1 + rng.randrange(20)
+        row: dict[str, object] = {
+            "applicant_id": f"A-{i:03d}",
+            "interview_at": f"2026-03-{day:02d}T{9 + rng.randrange(8):02d}:00",
+            "industry": rng.choice(INDUSTRIES),
+            "status_inquiries_sent": rng.choice([0, 0, 1, 2]),
+            "as_of": f"2026-03-{day + rng.randrange(9):02d}",
+        }
+        if rng.random() < 0.3:
+            row["phone_ok"] = True
+        if rng.random() < 0.3:
+            row["stage"] = "final"
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def two_versions(run: Run, policies: Path) -> Path:
+    """demo 1.0.0 released, and 1.1.0 with status_min_days 7 -> 10."""
+    run("release", "demo", "1.0.0")
+    run("new-version", "demo")
+    new = policies / "demo" / "1.1.0.yaml"
+    text = new.read_text("utf-8")
+    new.write_text(text.replace("    value: 7\n", "    value: 10\n", 1), "utf-8")
+    return new
+
+
+def test_diff_text(run: Run, two_versions: Path) -> None:
+    out = run("diff", "demo@1.0.0", "demo@1.1.0")
+    assert out.stdout == (
+        "demo@1.0.0 -> demo@1.1.0: 1 change\n"
+        "\n"
+        "Parameters\n"
+        "  ~ parameter status_min_days: 7 -> 10 days\n"
+    )
+
+
+def test_diff_rules_in_words(run: Run, policies: Path, tmp_path: Path) -> None:
+    old = policies / "demo" / "1.0.0.yaml"
+    new = tmp_path / "edited.yaml"
+    text = old.read_text("utf-8")
+    text = text.replace("    salience: 80\n", "    salience: 90\n").replace(
+        "  - id: final-round\n", "  - id: last-round\n"
+    )
+    new.write_text(text, "utf-8")
+    out = run("diff", str(old), str(new))
+    assert out.stdout == (
+        "demo@1.0.0 -> demo@1.0.0: 3 changes\n"
+        "\n"
+        "Rules\n"
+        "  - rule final-round removed\n"
+        "  ~ rule channel-phone: salience 80 -> 90\n"
+        "  + rule last-round added\n"
+    )
+    data = json.loads(run("diff", str(old), str(new), "--format", "json").stdout)
+    assert list(data) == ["old", "new", "changes", "impact"]
+    assert list(data["changes"][0]) == ["section", "kind", "name", "field", "old", "new", "text"]
+
+
+def test_diff_cohort_impact(run: Run, two_versions: Path, tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort.jsonl"
+    rows = _cohort(40)
+    cohort.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    out = run("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(cohort))
+    text = out.stdout
+    assert "\nImpact on the cohort (40 applicants)\n" in text
+    data = json.loads(
+        run("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(cohort), "--format", "json").stdout
+    )
+    impact = data["impact"]
+    assert list(impact) == [
+        "old",
+        "new",
+        "as_of",
+        "total",
+        "changed",
+        "by_kind",
+        "by_rule",
+        "examples_by_kind",
+        "examples_by_rule",
+        "applicants",
+        "errors",
+    ]
+    assert impact["total"] == 40
+    assert impact["changed"] > 0
+    assert set(impact["by_rule"]) == {"status-inquiry"}
+    assert f"  {impact['changed']} got different actions or dates" in text
+    assert "    status-inquiry: " in text
+
+
+def test_replay_200_decisions(run: Run, two_versions: Path, policies: Path, tmp_path: Path) -> None:
+    log = tmp_path / "decisions.log"
+    policy = load_policy("demo", "1.0.0", policies_dir=[policies])
+    rows = _cohort(200)
+    for row in rows:
+        append_decision(log, row, policy, policy.evaluate(row))
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 200 and all(line.endswith(b"\n") for line in lines)
+    record = json.loads(lines[0])
+    assert list(record) == [
+        "decision_id",
+        "logged_at",
+        "as_of",
+        "policy",
+        "engine",
+        "facts",
+        "decision",
+    ]
+    assert record["policy"] == {"name": "demo", "version": "1.0.0", "sha256": policy.sha256}
+    same = run("replay", str(log))
+    assert same.stdout.endswith("200 same, 0 different\n")
+    newer = run("replay", str(log), "--policy", "demo@1.1.0", code=1)
+    assert "status-inquiry" in newer.stdout
+    data = json.loads(
+        run("replay", str(log), "--policy", "demo@1.1.0", "--format", "json", code=1).stdout
+    )
+    assert list(data) == ["log", "policy", "replayed", "same", "different", "results"]
+    assert data["replayed"] == 200 and data["different"] > 0
+    assert {c["rule"] for r in data["results"] for c in r["changes"]} == {"status-inquiry"}
+
+
+def test_evaluate_and_explain_log(run: Run, facts: Path, tmp_path: Path) -> None:
+    log = tmp_path / "cli.log"
+    run("evaluate", str(facts), "--policy", "demo", "--as-of", "2026-03-12", "--log", str(log))
+    run("explain", str(facts), "--policy", "demo", "--as-of", "2026-03-05", "--log", str(log))
+    assert len(log.read_text("utf-8").splitlines()) == 2
+    assert run("replay", str(log)).stdout == (
+        f"Replayed 2 decisions from {log}\n2 same, 0 different\n"
+    )
+
+
+def test_replay_names_a_missing_version(run: Run, policies: Path, tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    policy = load_policy("demo", policies_dir=[policies])
+    row = _cohort(1)[0]
+    append_decision(log, row, policy, policy.evaluate(row))
+    text = log.read_text("utf-8").replace('"version":"1.0.0"', '"version":"0.9.0"', 1)
+    log.write_text(text, "utf-8")
+    out = run("replay", str(log), code=1)
+    assert "made with policy demo@0.9.0, which cannot be found" in out.output
+    with pytest.raises(LogError, match=r"demo@0\.9\.0"):
+        replay(log, policies_dir=[policies])
+
+
+def test_a_line_cut_short_does_not_swallow_the_next(policies: Path, tmp_path: Path) -> None:
+    log = tmp_path / "cut.log"
+    log.write_bytes(b'{"decision_id": "x", "fac')
+    policy = load_policy("demo", policies_dir=[policies])
+    row = _cohort(1)[0]
+    append_decision(log, row, policy, policy.evaluate(row))
+    first, second = log.read_bytes().split(b"\n")[:2]
+    assert first == b'{"decision_id": "x", "fac'
+    assert json.loads(second)["facts"] == row
