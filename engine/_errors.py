@@ -48,6 +48,21 @@ class Problem:
     suggestion: str | None = None
     value: Any = field(default=None, compare=False)
 
+    @classmethod
+    def at(
+        cls,
+        position: tuple[int, int] | None,
+        code: str,
+        message: str,
+        pointer: str = "",
+        file: str | None = None,
+        suggestion: str | None = None,
+        value: Any = None,
+    ) -> Problem:
+        """A problem at a (line, column) position, or without one when it is None."""
+        line, column = position if position else (None, None)
+        return cls(code, message, pointer, file, line, column, suggestion, value)
+
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.file or "", self.line or 0, self.column or 0, self.pointer, self.code)
 

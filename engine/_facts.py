@@ -389,13 +389,12 @@ def normalize_facts(
     ) -> None:
         pos = locate(pointer) if locate else None
         problems.append(
-            Problem(
+            Problem.at(
+                pos,
                 code,
                 message,
                 pointer,
                 file,
-                pos[0] if pos else None,
-                pos[1] if pos else None,
                 suggestion,
                 value,
             )

@@ -175,25 +175,23 @@ def _path_problems(
         return problems
     if meta["version"] != path.stem:
         problems.append(
-            Problem(
+            Problem.at(
+                version_pos,
                 "version-mismatch",
                 f"the file is named {path.name} but says version {meta['version']}",
                 "/policy/version",
                 file,
-                version_pos[0] if version_pos else None,
-                version_pos[1] if version_pos else None,
                 f"set version: {path.stem}, or rename the file to {meta['version']}.yaml",
             )
         )
     if meta["name"] != path.parent.name:
         problems.append(
-            Problem(
+            Problem.at(
+                name_pos,
                 "name-mismatch",
                 f"the file is in the folder '{path.parent.name}' but says name '{meta['name']}'",
                 "/policy/name",
                 file,
-                name_pos[0] if name_pos else None,
-                name_pos[1] if name_pos else None,
                 f"set name: {path.parent.name}, or move the file to a folder named {meta['name']}",
             )
         )

@@ -142,13 +142,12 @@ def schema_problems(
                     if (ptr, m) not in seen:
                         seen.add((ptr, m))
                         problems.append(
-                            Problem(
+                            Problem.at(
+                                pos,
                                 c,
                                 m,
                                 ptr,
                                 file,
-                                pos[0] if pos else None,
-                                pos[1] if pos else None,
                                 s or suggestion,
                                 key,
                             )
@@ -159,13 +158,12 @@ def schema_problems(
             seen.add((pointer, message))
             pos = positions.of(pointer) if positions else None
             problems.append(
-                Problem(
+                Problem.at(
+                    pos,
                     code,
                     message,
                     pointer,
                     file,
-                    pos[0] if pos else None,
-                    pos[1] if pos else None,
                     suggestion,
                     error.instance if not isinstance(error.instance, dict | list) else None,
                 )
