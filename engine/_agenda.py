@@ -11,6 +11,7 @@ that can change what it reads.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,6 +41,24 @@ def _status(rec: Recommend, facts: Mapping[str, Any], earliest: Any, latest: Any
 #: called with (rule, outcome, facts known when it was matched); outcome is
 #: "fired", "failed" or "shadowed"
 Listener = Callable[[CompiledRule, str, Mapping[str, Any]], None]
+
+
+# Trace entries that depend only on the rule (and the text of its failing
+# condition) are built once and shared between decisions. Decisions hand out
+# copies (``Decision.to_dict``), so nothing can change a shared entry.
+@functools.lru_cache(maxsize=4096)
+def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any]:
+    return {"rule": rule, "reason": reason, "failed_condition": failed, "conditions": []}
+
+
+@functools.lru_cache(maxsize=4096)
+def _constant_fired(rule: str) -> dict[str, Any]:
+    return {"rule": rule, "conditions": []}
+
+
+@functools.lru_cache(maxsize=4096)
+def _cite_list(cite: tuple[str, ...]) -> list[str]:
+    return list(cite)
 
 
 def run(
@@ -84,8 +103,10 @@ def run(
             )
         if shadowed:
             conditions: list[dict[str, Any]] = []
-            if full and when is not None:
-                trace(when, known, conditions)
+            if not full or when is None:
+                not_fired.append(_constant_entry(rule.id, "shadowed", None))
+                continue
+            trace(when, known, conditions)
             not_fired.append(
                 {
                     "rule": rule.id,
@@ -97,8 +118,10 @@ def run(
             continue
         if failed is not None:
             conditions = []
-            if full and when is not None:
-                trace(when, known, conditions)
+            if not full or when is None:
+                not_fired.append(_constant_entry(rule.id, "failed", failed if detail else None))
+                continue
+            trace(when, known, conditions)
             not_fired.append(
                 {
                     "rule": rule.id,
@@ -108,10 +131,12 @@ def run(
                 }
             )
             continue
-        conditions = []
         if detail and when is not None:
+            conditions = []
             trace(when, known, conditions)
-        fired.append({"rule": rule.id, "conditions": conditions})
+            fired.append({"rule": rule.id, "conditions": conditions})
+        else:
+            fired.append(_constant_fired(rule.id))
         for action in rule.actions:
             if isinstance(action, SetFact):
                 value = action.fn(known)
@@ -134,7 +159,7 @@ def run(
                         "channel": action.channel(known) if action.channel is not None else None,
                         "template": action.template,
                         "rule": rule.id,
-                        "cite": list(rule.cite),
+                        "cite": _cite_list(rule.cite),
                         "message": action.message,
                     }
                 )

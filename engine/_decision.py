@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -31,15 +32,15 @@ class Decision:
 
     @property
     def recommendations(self) -> list[dict[str, Any]]:
-        return list(self._data["recommendations"])
+        return copy.deepcopy(self._data["recommendations"])
 
     @property
     def cautions(self) -> list[dict[str, Any]]:
-        return list(self._data["cautions"])
+        return copy.deepcopy(self._data["cautions"])
 
     @property
     def derived(self) -> dict[str, Any]:
-        return dict(self._data["derived"])
+        return copy.deepcopy(self._data["derived"])
 
     @property
     def fired(self) -> list[str]:
@@ -48,7 +49,8 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain JSON-ready data (the caller may keep and change it)."""
-        return json.loads(self.to_json())  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(self.to_json())
+        return data
 
     def to_json(self, *, indent: int | None = None) -> str:
         """Canonical JSON: fixed key order, no trailing spaces; byte-identical for equal decisions."""

@@ -412,9 +412,14 @@ def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
             "type-mismatch",
         )
     unit = n.value
+    # a number or parameter before the unit is known now: build the span once
+    constant = n.args[0].kind in ("num", "param")
     if unit == "business_days":
         if n.args[0].kind == "num" and not float(n.args[0].value).is_integer():
             raise ExprError("business days must be a whole number", n.offset, "type-mismatch")
+        if constant:
+            fixed_business = Duration(None, int(inner({})))
+            return "duration", lambda f: fixed_business
 
         def business(f: Mapping[str, Any]) -> Duration | None:
             v = inner(f)
@@ -424,6 +429,9 @@ def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
     scale = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}[
         unit
     ]
+    if constant:
+        fixed = Duration(scale * inner({}))
+        return "duration", lambda f: fixed
 
     def span(f: Mapping[str, Any]) -> Duration | None:
         v = inner(f)
