@@ -10,7 +10,7 @@ one entry here and one property in ``policy.schema.json``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -180,6 +180,8 @@ class Leaf:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "check", _leaf_check(self))
+        object.__setattr__(self, "negated_text", f"not ({self.text})")
+        object.__setattr__(self, "values", _leaf_values(self))
 
     def check(self, facts: Facts) -> str | None:  # replaced per instance by a specialised closure
         """None when the test holds, else its text."""
@@ -188,12 +190,11 @@ class Leaf:
     def test(self, facts: Facts) -> bool:
         return self.check(facts) is None
 
-    def values(self, facts: Facts) -> tuple[Any, Any]:
-        a = self.left(facts)
-        if self.operator.operand == "flag":
-            return jsonable(a), self.flag
-        b = self.right(facts)
-        return jsonable(a), jsonable(b)
+    negated_text: str = field(init=False, default="", repr=False, compare=False)
+
+    def values(self, facts: Facts) -> tuple[Any, Any]:  # replaced per instance, as check
+        """The (left, right) values as they appear in a trace."""
+        raise NotImplementedError  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,17 @@ def _leaf_check(leaf: Leaf) -> Check:
     return check
 
 
+def _leaf_values(leaf: Leaf) -> Callable[[Facts], tuple[Any, Any]]:
+    left, right = leaf.left, leaf.right
+    if leaf.operator.operand == "flag":
+        flag = leaf.flag
+        return lambda f: (jsonable(left(f)), flag)
+    if leaf.operator.operand in ("literal", "literals") and not leaf.right_text.startswith("$"):
+        shown = jsonable(right({}))
+        return lambda f: (jsonable(left(f)), shown)
+    return lambda f: (jsonable(left(f)), jsonable(right(f)))
+
+
 def _group_check(group: Group) -> Check:
     checks = tuple(c.check for c in group.children)
     text = group.text
@@ -342,12 +354,12 @@ def trace(
 def _trace_leaf(
     leaf: Leaf, facts: Facts, out: list[dict[str, Any]], active: bool, negated: bool
 ) -> bool | None:
-    text = f"not ({leaf.text})" if negated else leaf.text
+    text = leaf.negated_text if negated else leaf.text
     if not active:
         out.append({"text": text, "left": None, "right": None, "result": None})
         return None
     left, right = leaf.values(facts)
-    result = leaf.test(facts) != negated
+    result = (leaf.check(facts) is None) is not negated
     out.append({"text": text, "left": left, "right": right, "result": result})
     return result
 
