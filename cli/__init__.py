@@ -16,6 +16,7 @@ import click
 
 from followup.engine import (
     ENGINE_VERSION,
+    BackendUnavailable,
     FactsError,
     PolicyError,
     PolicyNotFound,
@@ -42,6 +43,15 @@ FORMAT = click.option(
 )
 
 
+BACKEND = click.option(
+    "--backend",
+    type=click.Choice(["native", "durable"]),
+    default="native",
+    show_default=True,
+    help="Rule engine: followup's own, or durable_rules' Rete network (extra 'durable').",
+)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         # the last line of defence: a user's mistake never shows a traceback
@@ -50,7 +60,7 @@ class _Group(click.Group):
         except (PolicyError, FactsError) as exc:
             click.echo(problems_text(exc.problems), err=True)
             ctx.exit(1)
-        except PolicyNotFound as exc:
+        except (PolicyNotFound, BackendUnavailable) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
 
@@ -143,13 +153,20 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     type=click.Path(dir_okay=False),
     help="Append the decision to this log (one JSON line) for audit and `followup replay`.",
 )
+@BACKEND
 @click.pass_context
 def evaluate(
-    ctx: click.Context, facts: str, policy_ref: str, as_of: str | None, fmt: str, log: str | None
+    ctx: click.Context,
+    facts: str,
+    policy_ref: str,
+    as_of: str | None,
+    fmt: str,
+    log: str | None,
+    backend: str,
 ) -> None:
     """Say what to do after one interview, when, and which rules say so."""
     moment = parse_as_of(as_of)
-    policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
+    policy = load_policy(policy_ref, policies_dir=_dirs(ctx), backend=backend)
     data, name, positions = read_facts(facts)
     decision = policy.evaluate(
         data, as_of=moment, file=name, locate=positions.of if positions else None

@@ -8,6 +8,7 @@
 """
 
 from ._decision import Decision
+from ._durable import BackendError, BackendUnavailable
 from ._errors import FactsError, FollowupError, PolicyError, PolicyNotFound, Problem
 from ._facts import (
     ACTIONS,
@@ -40,6 +41,8 @@ __all__ = [
     "INDUSTRIES",
     "STAGES",
     "STATUSES",
+    "BackendError",
+    "BackendUnavailable",
     "Decision",
     "FactsError",
     "FollowupError",

@@ -18,7 +18,7 @@ from typing import Any
 from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
 from ._conditions import compare_moments, jsonable, trace
 
-__all__ = ["TRACE_MODES", "Listener", "run"]
+__all__ = ["TRACE_MODES", "Listener", "recommendation", "run"]
 
 TRACE_MODES = ("none", "fired", "full")
 
@@ -41,6 +41,25 @@ def _status(rec: Recommend, facts: Mapping[str, Any], earliest: Any, latest: Any
 #: called with (rule, outcome, facts known when it was matched); outcome is
 #: "fired", "failed" or "shadowed"
 Listener = Callable[[CompiledRule, str, Mapping[str, Any]], None]
+
+
+def recommendation(
+    action: Recommend, rule: CompiledRule, known: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The decision's entry for a recommend action fired by ``rule`` (both backends use it)."""
+    earliest = action.earliest.fn(known) if action.earliest is not None else None
+    latest = action.latest.fn(known) if action.latest is not None else None
+    return {
+        "action": action.action,
+        "status": _status(action, known, earliest, latest),
+        "earliest": jsonable(earliest),
+        "latest": jsonable(latest),
+        "channel": action.channel(known) if action.channel is not None else None,
+        "template": action.template,
+        "rule": rule.id,
+        "cite": _cite_list(rule.cite),
+        "message": action.message,
+    }
 
 
 # Trace entries that depend only on the rule (and the text of its failing
@@ -148,21 +167,7 @@ def run(
                     "inputs": {name: jsonable(known.get(name)) for name in action.inputs},
                 }
             elif isinstance(action, Recommend):
-                earliest = action.earliest.fn(known) if action.earliest is not None else None
-                latest = action.latest.fn(known) if action.latest is not None else None
-                recommendations.append(
-                    {
-                        "action": action.action,
-                        "status": _status(action, known, earliest, latest),
-                        "earliest": jsonable(earliest),
-                        "latest": jsonable(latest),
-                        "channel": action.channel(known) if action.channel is not None else None,
-                        "template": action.template,
-                        "rule": rule.id,
-                        "cite": _cite_list(rule.cite),
-                        "message": action.message,
-                    }
-                )
+                recommendations.append(recommendation(action, rule, known))
             elif isinstance(action, Caution):
                 cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
     return {

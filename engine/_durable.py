@@ -29,17 +29,20 @@ whose recomputed result disagrees with durable_rules raises
 :class:`BackendMismatch`.
 
 durable_rules has traps that this module steers around (each has a regression
-test in tests/durable/): it starts background threads (we use a synchronous
-host), holds at most 1024 live sessions (one at a time here, deleted in
-``finally``), segfaults deleting a session in a process where no action ever
-fired (a warm-up rule fires at registration), swallows exceptions raised in
-actions (re-raised here), raises for facts that match nothing (caught), dies
-of SIGFPE on integer ``$div`` by zero (never emitted), fails with error 303
-when more than 64 tests match one fact (checked when the policy is loaded),
-compares mixed types as text and loops forever on ``null`` (only typed,
-non-null values are asserted), does not retract a pending activation when a
-``$not`` fact appears (stages make that moot) and registers a ruleset name
-only once per host (names carry the policy's hash; freed when unused).
+test in tests/durable/test_traps.py, docs/durable-backend.md lists them): it
+starts background threads (we use a synchronous host), holds at most 1024
+live sessions (one at a time here, deleted in ``finally``), segfaults deleting
+a session in a process where no action ever fired (a warm-up rule fires at
+registration), swallows exceptions raised in actions (kept, the loop stopped,
+re-raised), raises for facts that match nothing (caught), dies of SIGFPE on
+integer ``$div`` by zero (never emitted), fails with error 303 when more than
+64 tests match one fact and 113 beyond 31 groups per fact (both checked when
+the policy is loaded), compares mixed types as text and loops forever on
+``null`` (only typed, non-null values are asserted), does not retract a
+pending activation when a ``$not`` fact appears (stages make that moot), fires
+a rule once per true ``$or`` alternative (actions are idempotent) and registers
+a ruleset name only once per host (names carry the policy's hash; freed when
+unused).
 """
 
 from __future__ import annotations
@@ -54,13 +57,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._agenda import TRACE_MODES, _status
+from ._agenda import TRACE_MODES, recommendation
 from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
 from ._conditions import first_failure, jsonable, trace
 from ._decision import Decision
 from ._errors import FollowupError, PolicyError, Problem
-from ._facts import normalize_facts
 from ._rete import (
+    MAX_SEQUENCE,
     MAX_TESTS_PER_FACT,
     SUPPORTED_OPERATORS,
     BackendError,
@@ -70,6 +73,7 @@ from ._rete import (
     has_div,
     leaves,
     plan_leaf,
+    sequence_length,
     stack_depth,
     translate,
 )
@@ -216,7 +220,7 @@ class DurableProgram:
                 refuse(
                     rule,
                     f"the operator {', '.join(repr(b) for b in bad)} has no durable_rules translation",
-                    "use the native backend, or add the operator to engine/_durable.py",
+                    "use the native backend, or give the operator a translation in engine/_rete.py",
                 )
                 continue
             leaf_plans = {id(lf): plan_leaf(lf, i) for i, lf in enumerate(tests)}
@@ -233,10 +237,21 @@ class DurableProgram:
                     "split the rule, or use fewer alternatives under 'any' and 'not'",
                 )
                 continue
-            if 4 * len(tests) > _MAX_FIELDS:
+            length = sequence_length(condition)
+            if length > MAX_SEQUENCE:
                 refuse(
                     rule,
-                    f"its {len(tests)} tests need more values than one durable_rules fact holds",
+                    f"its condition needs {length} entries of groups and comparisons between "
+                    f"values, and durable_rules takes at most {MAX_SEQUENCE} (error 113)",
+                    "split the rule, or nest fewer 'any', 'all' and 'not' groups",
+                )
+                continue
+            fields = sum(leaf_plans[id(lf)].fields for lf in tests)
+            if fields > _MAX_FIELDS:
+                refuse(
+                    rule,
+                    f"its tests compare {fields} values and one durable_rules fact holds "
+                    f"at most {_MAX_FIELDS}",
                     "split the rule",
                 )
                 continue
@@ -248,6 +263,19 @@ class DurableProgram:
         n_stages = max(stage_of, default=0) + 1
         self.stages = tuple(tuple(p.index for p in plans if p.stage == s) for s in range(n_stages))
         self.ruleset = self._ruleset_json()
+        if len(self.ruleset) > _MAX_RULES:
+            raise PolicyError(
+                [
+                    Problem(
+                        "durable-unsupported",
+                        f"the policy needs {len(self.ruleset)} durable_rules rules and a ruleset "
+                        f"holds at most {_MAX_RULES}",
+                        "/rules",
+                        file,
+                        suggestion="use the native backend",
+                    )
+                ]
+            )
         if has_div(self.ruleset):  # pragma: no cover - nothing emits $div
             raise BackendError(
                 "refusing a ruleset with $div: integer division by zero kills the process"
@@ -278,8 +306,9 @@ class DurableProgram:
         return out
 
     def _register(self) -> None:
-        # every rule fires at most once per evaluation: more is a runaway loop
-        limit = len(self.ruleset)
+        # a rule is activated once per true alternative of its condition (at most
+        # MAX_TESTS_PER_FACT); more actions than that is a runaway loop
+        limit = len(self.ruleset) * MAX_TESTS_PER_FACT
         actions: dict[str, Callable[[Any], None]] = {"warm": _no_action}
         for stage in range(len(self.stages)):
             actions[f"open{stage}"] = _action(self._opener(stage), limit)
@@ -303,35 +332,36 @@ class DurableProgram:
         weakref.finalize(self, _free, host, self.name, self._handle)
 
     def _opener(self, stage: int) -> Callable[[_Run, Any], None]:
-        members = [self.rules[self._pos(i)] for i in self.stages[stage]]
+        members = [p for p in self.rules if p.stage == stage]
         last = stage == len(self.stages) - 1
         engine = _durable()
 
         def open_stage(run: _Run, c: Any) -> None:
             known = run.known
+            sid = c.s["sid"]
+            facts: list[Json] = []
             for p in members:
-                fact: Json = {"r": p.index}
+                fact: Json = {"sid": sid, "r": p.index}
                 for fill in p.fills:
                     fill(known, fact)
-                # a fact no condition holds raises: the rule's condition is false
-                with contextlib.suppress(engine.MessageNotHandledException):
-                    c.assert_fact(fact)
+                facts.append(fact)
             if not last:
-                c.assert_fact({"stage": stage + 1})
+                facts.append({"sid": sid, "stage": stage + 1})
+            # One call for the stage (the closure has no batch call of its own).
+            # durable_rules handles every fact of a batch and then raises when
+            # one matched nothing: a rule whose condition is false.
+            with contextlib.suppress(engine.MessageNotHandledException):
+                c._ruleset.assert_facts(facts)
 
         return open_stage
-
-    def _pos(self, index: int) -> int:
-        for pos, p in enumerate(self.rules):
-            if p.index == index:
-                return pos
-        raise KeyError(index)  # pragma: no cover
 
     def _firer(self, p: _RulePlan) -> Callable[[_Run, Any], None]:
         rule, index = p.rule, p.index
         engine = _durable()
 
         def fire(run: _Run, c: Any) -> None:
+            if index in run.fired:
+                return  # a second true alternative of an ``any`` activates the rule again
             known = run.known
             run.fired.add(index)
             recs: list[Any] = []
@@ -359,23 +389,7 @@ class DurableProgram:
                         with contextlib.suppress(engine.MessageNotHandledException):
                             c.assert_fact({"set": action.fact})
                 elif isinstance(action, Recommend):
-                    earliest = action.earliest.fn(known) if action.earliest is not None else None
-                    latest = action.latest.fn(known) if action.latest is not None else None
-                    recs.append(
-                        {
-                            "action": action.action,
-                            "status": _status(action, known, earliest, latest),
-                            "earliest": jsonable(earliest),
-                            "latest": jsonable(latest),
-                            "channel": action.channel(known)
-                            if action.channel is not None
-                            else None,
-                            "template": action.template,
-                            "rule": rule.id,
-                            "cite": list(rule.cite),
-                            "message": action.message,
-                        }
-                    )
+                    recs.append(recommendation(action, rule, known))
                 elif isinstance(action, Caution):
                     cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
             run.outputs[index] = (recs, cautions, derived)
@@ -590,6 +604,9 @@ def _action(body: Callable[[_Run, Any], None], limit: int) -> Callable[[Any], No
         except Exception as exc:
             if run.error is None:
                 run.error = exc
+                if isinstance(exc, _durable().durable_rules_engine.error):
+                    run.error = BackendError(f"durable_rules failed: {exc}")
+                    run.error.__cause__ = exc
             _abort(c)
 
     return action
@@ -660,18 +677,4 @@ def evaluate(
         BackendUnavailable: durable-rules is not installed.
         BackendError: durable_rules failed or disagreed with the compiled policy.
     """
-    from ._policy import ENGINE_VERSION
-
-    if trace not in TRACE_MODES:
-        raise ValueError(f"trace must be one of {', '.join(TRACE_MODES)}, not {trace!r}")
-    program = program_for(policy)
-    normal = normalize_facts(facts, default_as_of=as_of, file=file, locate=locate)
-    body = program.run(normal, trace)
-    data: dict[str, Any] = {
-        "applicant_id": normal.get("applicant_id"),
-        "as_of": jsonable(normal["as_of"]),
-        "policy": {"name": policy.name, "version": policy.version, "sha256": policy.sha256},
-        "engine": {"version": ENGINE_VERSION, "backend": BACKEND},
-    }
-    data.update(body)
-    return Decision(data)
+    return policy.evaluate(facts, as_of, trace=trace, file=file, locate=locate, backend=BACKEND)

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 ENGINE_VERSION = "0.1.0"
-BACKENDS = ("native",)
+BACKENDS = ("native", "durable")
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?$")
 
@@ -73,6 +73,8 @@ class Policy:
         self.version: str = meta["version"]
         self.title: str = meta.get("title", self.name)
         self._header = {"name": self.name, "version": self.version, "sha256": sha256}
+        #: the backend ``evaluate`` uses unless told otherwise ("native" or "durable")
+        self.backend = "native"
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -87,6 +89,7 @@ class Policy:
         trace: str = "full",
         file: str | None = None,
         locate: Callable[[str], tuple[int, int] | None] | None = None,
+        backend: str | None = None,
     ) -> Decision:
         """Evaluate one interview's facts.
 
@@ -99,22 +102,33 @@ class Policy:
                 "none" (which rules fired, nothing more).
             file: the facts' file name, for error messages.
             locate: maps a JSON pointer to (line, column) in that file.
+            backend: "native" or "durable" (durable_rules' Rete network);
+                default: the one the policy was loaded for.
 
         Returns:
-            The decision.
+            The decision; identical for both backends but for ``engine.backend``.
 
         Raises:
             FactsError: the facts are invalid (every bad field is listed).
+            BackendUnavailable: durable was asked for but is not installed.
         """
         if trace not in TRACE_MODES:
             raise ValueError(f"trace must be one of {', '.join(TRACE_MODES)}, not {trace!r}")
+        backend = backend or self.backend
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         normal = normalize_facts(facts, default_as_of=as_of, file=file, locate=locate)
-        body = run(self.compiled, normal, trace)
+        if backend == "durable":
+            from . import _durable
+
+            body = _durable.program_for(self).run(normal, trace)
+        else:
+            body = run(self.compiled, normal, trace)
         data: dict[str, Any] = {
             "applicant_id": normal.get("applicant_id"),
             "as_of": jsonable(normal["as_of"]),
             "policy": dict(self._header),
-            "engine": {"version": ENGINE_VERSION, "backend": "native"},
+            "engine": {"version": ENGINE_VERSION, "backend": backend},
         }
         data.update(body)
         return Decision(data)
@@ -293,6 +307,7 @@ def load_policy(
     version: str | None = None,
     *,
     policies_dir: Iterable[str | Path] = (),
+    backend: str = "native",
 ) -> Policy:
     """Load and compile a policy.
 
@@ -302,11 +317,17 @@ def load_policy(
         version: the version to load when a name is given (default: highest).
         policies_dir: extra folders to search before ``$FOLLOWUP_POLICIES`` and
             the bundled policies.
+        backend: "native" (default) or "durable". With "durable" the policy
+            is translated to durable_rules now, so a rule it cannot express
+            fails here, naming the rule and the feature.
 
     Raises:
         PolicyNotFound: no such policy or version.
         PolicyError: the policy is invalid; ``problems`` lists every mistake.
+        BackendUnavailable: durable was asked for but durable-rules is not installed.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     text = str(name_or_path)
     path = Path(text)
     if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or os.sep in text:
@@ -325,4 +346,9 @@ def load_policy(
     policy, problems = _parse(data, str(path), path)
     if policy is None:
         raise PolicyError(problems)
+    if backend == "durable":
+        from . import _durable
+
+        _durable.program_for(policy)
+        policy.backend = "durable"
     return policy

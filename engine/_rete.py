@@ -24,6 +24,7 @@ from ._errors import FollowupError
 from ._expr import ExprError, parse
 
 __all__ = [
+    "MAX_SEQUENCE",
     "MAX_TESTS_PER_FACT",
     "SUPPORTED_OPERATORS",
     "BackendError",
@@ -34,7 +35,10 @@ __all__ = [
     "any_of",
     "has_div",
     "leaves",
+    "number",
     "plan_leaf",
+    "scalar",
+    "sequence_length",
     "stack_depth",
     "translate",
 ]
@@ -42,6 +46,9 @@ __all__ = [
 #: durable_rules keeps the alpha tests of one fact on a stack of 64 entries
 #: (error 303 beyond it); rules are checked against it when a policy is loaded.
 MAX_TESTS_PER_FACT = 64
+#: durable_rules keeps at most 31 entries of ``$and``/``$or``/references per fact
+#: of a rule (error 113 when the ruleset is created).
+MAX_SEQUENCE = 31
 #: the largest integer a double holds exactly (durable_rules compares doubles)
 _MAX_EXACT = 2**53
 _EPOCH = datetime(1970, 1, 1)
@@ -55,7 +62,7 @@ class BackendError(FollowupError):
 # ------------------------------------------------------------ typed values
 
 
-def _number(v: Any) -> int | float:
+def number(v: Any) -> int | float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise BackendError(f"expected a number, got {v!r}")
     if isinstance(v, float) and not math.isfinite(v):
@@ -65,13 +72,13 @@ def _number(v: Any) -> int | float:
     return v
 
 
-def _scalar(v: Any) -> int | float | str:
+def scalar(v: Any) -> int | float | str:
     """A value for equals/in: text, a number, or 0/1 for true/false."""
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, str):
         return v
-    return _number(v)
+    return number(v)
 
 
 def _moment_pair(a: Any, b: Any) -> tuple[int, int]:
@@ -142,6 +149,7 @@ class LeafPlan:
     fill: Fill
     positive: Json
     negative: Json
+    fields: int  # properties it may add to the operand fact
 
 
 def _constant_number(leaf: Leaf) -> tuple[bool, Any]:
@@ -168,6 +176,25 @@ def _constant_number(leaf: Leaf) -> tuple[bool, Any]:
     return True, value
 
 
+def _comparison(fill: Fill, a: str, b: str | None, const: Any, op: str, flipped: str) -> LeafPlan:
+    """``a op b`` (or ``a op const`` when ``b`` is None) and its negation.
+
+    A test on a missing property fails by itself; a *reference* to a missing
+    property compares true, so both sides of a reference are guarded with
+    ``$ex`` (the negation needs no guard: its ``$nex`` alternatives hold then).
+    """
+    if b is None:
+        return LeafPlan(
+            fill,
+            _compare(op, a, None, const),
+            any_of([_nex(a), _compare(flipped, a, None, const)]),
+            1,
+        )
+    pos = all_of([_ex(a), _ex(b), _compare(op, a, b, None)])
+    neg = any_of([_nex(a), _nex(b), _compare(flipped, a, b, None)])
+    return LeafPlan(fill, pos, neg, 2)
+
+
 def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
     op = leaf.operator
     a, b, x, c = f"a{i}", f"b{i}", f"x{i}", f"c{i}"
@@ -181,25 +208,25 @@ def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
                 out[a] = 1
 
         yes, no = _ex(a), _nex(a)
-        return LeafPlan(fill_flag, yes if want_present else no, no if want_present else yes)
+        return LeafPlan(fill_flag, yes if want_present else no, no if want_present else yes, 1)
 
     if op.name in ("in", "not_in"):
-        values = sorted((_scalar(v) for v in right({})), key=repr)
+        values = sorted((scalar(v) for v in right({})), key=repr)
 
         def fill_in(f: Mapping[str, Any], out: Json) -> None:
             va = left(f)
             if va is not None:
-                out[a] = _scalar(va)
+                out[a] = scalar(va)
 
         eq = any_of([{a: v} for v in values])
-        ne = all_of([_ex(a)] + [{"$neq": {a: v}} for v in values])
+        ne = all_of([{"$neq": {a: v}} for v in values])
         if op.name == "in":
-            return LeafPlan(fill_in, eq, any_of([_nex(a), ne]))
-        return LeafPlan(fill_in, ne, any_of([_nex(a), eq]))
+            return LeafPlan(fill_in, eq, any_of([_nex(a), ne]), 1)
+        return LeafPlan(fill_in, ne, any_of([_nex(a), eq]), 1)
 
     if op.name in ("equals", "not_equals"):
         const, value = (
-            (True, _scalar(right({})))
+            (True, scalar(right({})))
             if op.operand == "literal" and not leaf.right_text.startswith("$")
             else (False, None)
         )
@@ -207,19 +234,14 @@ def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
         def fill_eq(f: Mapping[str, Any], out: Json) -> None:
             va = left(f)
             if va is not None:
-                out[a] = _scalar(va)
+                out[a] = scalar(va)
             if not const:
                 vb = right(f)
                 if vb is not None:
-                    out[b] = _scalar(vb)
+                    out[b] = scalar(vb)
 
-        rb = None if const else b
-        guards = [_ex(a)] + ([] if const else [_ex(b)])
-        missing = [_nex(a)] + ([] if const else [_nex(b)])
-        is_eq = _compare("$eq", a, rb, value)
-        is_ne = _compare("$neq", a, rb, value)
-        pos, neg = (is_eq, is_ne) if op.name == "equals" else (is_ne, is_eq)
-        return LeafPlan(fill_eq, all_of([*guards, pos]), any_of([*missing, all_of([*guards, neg])]))
+        ops = ("$eq", "$neq") if op.name == "equals" else ("$neq", "$eq")
+        return _comparison(fill_eq, a, None if const else b, value, *ops)
 
     if op.name in _NUMBER_OPS or op.name in _MOMENT_OPS:
         moment = op.name in _MOMENT_OPS
@@ -231,7 +253,7 @@ def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
             if va is None:
                 return
             if const:
-                out[a] = _number(va)
+                out[a] = number(va)
                 return
             vb = right(f)
             if vb is None:
@@ -239,14 +261,9 @@ def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
             if moment:
                 out[a], out[b] = _moment_pair(va, vb)
             else:
-                out[a], out[b] = _number(va), _number(vb)
+                out[a], out[b] = number(va), number(vb)
 
-        rb = None if const else b
-        guards = [_ex(a)] + ([] if const else [_ex(b)])
-        missing = [_nex(a)] + ([] if const else [_nex(b)])
-        pos = all_of([*guards, _compare(dop, a, rb, value)])
-        neg = any_of([*missing, all_of([*guards, _compare(_FLIP[dop], a, rb, value)])])
-        return LeafPlan(fill_cmp, pos, neg)
+        return _comparison(fill_cmp, a, None if const else b, value, dop, _FLIP[dop])
 
     if op.name == "between":
 
@@ -260,20 +277,24 @@ def plan_leaf(leaf: Leaf, i: int) -> LeafPlan:
                 out[a], out[b] = _moment_pair(va, lo)
                 out[x], out[c] = _moment_pair(va, hi)
             else:
-                out[a], out[b] = _number(va), _number(lo)
-                out[x], out[c] = _number(va), _number(hi)
+                out[a], out[b] = number(va), number(lo)
+                out[x], out[c] = number(va), number(hi)
 
-        guards = [_ex(a), _ex(b), _ex(x), _ex(c)]
-        pos = all_of([*guards, _compare("$gte", a, b, None), _compare("$lte", x, c, None)])
-        neg = any_of(
+        pos = all_of(
             [
-                _nex(a),
-                all_of(
-                    [*guards, any_of([_compare("$lt", a, b, None), _compare("$gt", x, c, None)])]
-                ),
+                _ex(a),
+                _ex(b),
+                _ex(x),
+                _ex(c),
+                _compare("$gte", a, b, None),
+                _compare("$lte", x, c, None),
             ]
         )
-        return LeafPlan(fill_between, pos, neg)
+        # a reference to a missing property compares true, but then a $nex holds anyway
+        neg = any_of(
+            [_nex(a), _nex(b), _nex(c), _compare("$lt", a, b, None), _compare("$gt", x, c, None)]
+        )
+        return LeafPlan(fill_between, pos, neg, 4)
 
     raise BackendError(f"the operator '{op.name}' has no translation")  # pragma: no cover
 
@@ -336,6 +357,23 @@ def _heads(seq: list[Json]) -> list[tuple[Json, list[list[Json]]]]:
             out.extend(_heads([alt, *rest]))
         return out
     return [(first, [rest] if rest else [])]
+
+
+def sequence_length(expr: Json) -> int:
+    """Entries durable_rules keeps for one fact's condition (error 113 at 32).
+
+    Every ``$and`` and ``$or`` takes two (its start and end), every comparison
+    with another property (``{"$m": name}``) one.
+    """
+    total = 0
+    for key, value in expr.items():
+        if key in ("$and", "$or"):
+            total += 2 + sum(sequence_length(part) for part in value)
+        elif isinstance(value, dict) and any(
+            isinstance(v, dict) and "$m" in v for v in value.values()
+        ):
+            total += 1
+    return total
 
 
 def has_div(value: Any) -> bool:
