@@ -13,8 +13,12 @@ from followup.engine._conditions import OPERATORS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 LANGUAGE = (DOCS / "policy-language.md").read_text("utf-8")
-BLOCK = re.compile(r"```yaml\n# facts: (?P<facts>[^\n]*)\n# (?P<verdict>holds|fails)\n(?P<body>.*?)```", re.S)
-EXAMPLES = [(m.group("facts"), m.group("verdict"), m.group("body")) for m in BLOCK.finditer(LANGUAGE)]
+BLOCK = re.compile(
+    r"```yaml\n# facts: (?P<facts>[^\n]*)\n# (?P<verdict>holds|fails)\n(?P<body>.*?)```", re.S
+)
+EXAMPLES = [
+    (m.group("facts"), m.group("verdict"), m.group("body")) for m in BLOCK.finditer(LANGUAGE)
+]
 
 POLICY = """
 policy:
@@ -44,7 +48,9 @@ def test_every_operator_is_documented_holding_and_failing() -> None:
         assert used == {"holds", "fails"}, name
 
 
-@pytest.mark.parametrize(("facts", "verdict", "body"), EXAMPLES, ids=[f"{i}-{v}" for i, (_, v, _) in enumerate(EXAMPLES)])
+@pytest.mark.parametrize(
+    ("facts", "verdict", "body"), EXAMPLES, ids=[f"{i}-{v}" for i, (_, v, _) in enumerate(EXAMPLES)]
+)
 def test_documented_example(facts: str, verdict: str, body: str) -> None:
     when = "\n".join("      " + line for line in body.strip().splitlines())
     policy = load_policy_text(POLICY.format(when=when), "doc-example.yaml")
