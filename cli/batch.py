@@ -24,6 +24,7 @@ from followup.engine.batch import (
     CheckpointMismatch,
     Executor,
     InputSpec,
+    OutputError,
     PolicyRef,
     Progress,
     UnreadableInput,
@@ -310,7 +311,7 @@ def batch_command(
             text = "run it again to start over"
         click.echo(f"interrupted after {exc.rows} rows; {text}", err=True)
         sys.exit(130)
-    except (UnreadableInput, CheckpointMismatch) as exc:
+    except (UnreadableInput, CheckpointMismatch, OutputError) as exc:
         raise click.UsageError(str(exc)) from exc
     except PolicyNotFound as exc:
         raise click.UsageError(str(exc)) from exc

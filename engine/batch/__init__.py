@@ -9,7 +9,7 @@ stop the batch. The engine reports progress through a callback and never prints.
 
 from __future__ import annotations
 
-from ._checkpoint import CheckpointMismatch
+from ._checkpoint import CheckpointMismatch, OutputError
 from ._job import BatchJob, PolicyRef, load_evaluator
 from ._readers import (
     INPUT_FORMATS,
@@ -46,6 +46,7 @@ __all__ = [
     "Executor",
     "InlineExecutor",
     "InputSpec",
+    "OutputError",
     "Pending",
     "PolicyRef",
     "PoolExecutor",

@@ -43,6 +43,10 @@ class CheckpointMismatch(FollowupError):
     """``--resume`` was asked for, but the checkpoint belongs to another run."""
 
 
+class OutputError(FollowupError):
+    """An output file cannot be written (missing folder, no permission, disk full)."""
+
+
 def part_path(path: str) -> str:
     return path + ".part"
 
@@ -102,12 +106,15 @@ class PartFile:
         self.path = path
         self.part = part_path(path)
         self._fh: IO[bytes]
-        if resume_at is None:
-            self._fh = open(self.part, "wb")  # noqa: SIM115 - closed in commit/close
-        else:
-            self._fh = open(self.part, "r+b")  # noqa: SIM115
-            self._fh.truncate(resume_at)
-            self._fh.seek(resume_at)
+        try:
+            if resume_at is None:
+                self._fh = open(self.part, "wb")  # noqa: SIM115 - closed in commit/close
+            else:
+                self._fh = open(self.part, "r+b")  # noqa: SIM115
+                self._fh.truncate(resume_at)
+                self._fh.seek(resume_at)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self.size = resume_at or 0
 
     def write(self, data: bytes) -> None:

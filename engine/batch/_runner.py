@@ -217,7 +217,10 @@ class InlineExecutor:
 def _init_worker(job: BatchJob) -> None:
     # Ctrl-C reaches the whole process group; only the main process handles
     # it, so a worker never dies half-way through a chunk on its own.
+    # A forked worker also inherits the parent's SIGTERM handler; terminate()
+    # must simply end it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     load_evaluator(job.policy)
 
 
@@ -323,6 +326,8 @@ class _Run:
         self.seen: set[int] = set()
         self.order = array("q")
         self.stopped: str | None = None
+        # False while a chunk is half-written: a checkpoint then would lie.
+        self.consistent = True
 
     def restore(self, cp: Checkpoint, id_lines: Iterator[bytes]) -> None:
         self.rows, self.decided, self.errors = cp.rows, cp.decided, cp.errors
@@ -345,6 +350,7 @@ class _Run:
             self.seen.add(h)
 
     def commit(self, result: ChunkResult) -> None:
+        self.consistent = False
         count = result.count
         errors = result.errors
         if self.max_errors is not None and self.errors + len(errors) >= self.max_errors:
@@ -358,7 +364,7 @@ class _Run:
             self.stopped = (
                 f"stopped after {self.max_errors} errors (--max-errors) at row {self.rows + count}"
             )
-        out = "".join(result.out[:count]).encode("utf-8")
+        out = result.prefix(count)
         if self.output is not None:
             self.output.write(out)
         elif self.stream is not None:
@@ -385,6 +391,7 @@ class _Run:
         self.rows += count
         self.errors += len(errors)
         self.decided += count - len(errors)
+        self.consistent = True
         if self.stopped:
             raise _Stop
 
@@ -547,7 +554,8 @@ def run_batch(
         cancel = True
     except KeyboardInterrupt as exc:
         executor.shutdown(cancel=True)
-        save_checkpoint()
+        if run.consistent:  # else the last checkpoint stands; resume truncates past it
+            save_checkpoint()
         for f in (out_file, err_file):
             if f is not None:
                 f.close()

@@ -33,7 +33,8 @@ class ChunkResult:
 
     Attributes:
         first_row: 1-based row number of the first row.
-        out: one output line per row ("" for a row that failed).
+        data: the output lines of the chunk, UTF-8 (nothing for a row that failed).
+        ends: per row, the offset in ``data`` where its line ends.
         errors: (index in chunk, JSON error line, problem codes) per failed row.
         ids: each row's applicant_id, or None when unreadable.
         keys: per row, the summary counters it adds to ("a|action|status",
@@ -41,14 +42,24 @@ class ChunkResult:
     """
 
     first_row: int
-    out: list[str] = field(default_factory=list)
+    data: bytes = b""
+    ends: list[int] = field(default_factory=list)
     errors: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
     ids: list[str | None] = field(default_factory=list)
     keys: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.out)
+        return len(self.ends)
+
+    def prefix(self, count: int) -> bytes:
+        """The output of the first ``count`` rows."""
+        return self.data[: self.ends[count - 1]] if count else b""
+
+    def line(self, index: int) -> str:
+        """Row ``index``'s output line ("" for a failed row)."""
+        start = self.ends[index - 1] if index else 0
+        return self.data[start : self.ends[index]].decode("utf-8")
 
 
 class RowError(Exception):
@@ -232,12 +243,18 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
     result = ChunkResult(chunk.first_row)
     csv_out = job.output_format == "csv"
     items = _items(chunk)
+    out: list[bytes] = []
+    ends = result.ends
+    end = 0
     for index, item in enumerate(items):
         facts: dict[str, Any] | None = None
         try:
             facts = decode_row(chunk.kind, item, chunk.header)
             decision = policy.evaluate(facts, as_of=job.as_of, trace=job.trace)
-            result.out.append(csv_row(decision) if csv_out else decision.to_json() + "\n")
+            text = (csv_row(decision) if csv_out else decision.to_json() + "\n").encode("utf-8")
+            out.append(text)
+            end += len(text)
+            ends.append(end)
             result.ids.append(decision.applicant_id)
             result.keys.append(_keys(decision))
             continue
@@ -258,7 +275,8 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
                 tuple(p.code for p in problems),
             )
         )
-        result.out.append("")
+        ends.append(end)
         result.ids.append(applicant_id)
         result.keys.append(())
+    result.data = b"".join(out)
     return result

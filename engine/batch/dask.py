@@ -86,13 +86,13 @@ def _evaluate_partition(partition: Any, job: BatchJob, index: int) -> list[dict[
     result = evaluate_chunk(job, RawChunk("records", 1, [], rows))
     errors = {i: json.loads(line) for i, line, _ in result.errors}
     out: list[dict[str, Any]] = []
-    for i, text in enumerate(result.out):
+    for i in range(result.count):
         record: dict[str, Any] = {"partition": index, "row": i + 1, "applicant_id": result.ids[i]}
         if i in errors:
             record["decision"] = None
             record["errors"] = errors[i]["errors"]
         else:
-            record["decision"] = text.rstrip("\n")
+            record["decision"] = result.line(i).rstrip("\n")
             record["errors"] = None
         out.append(record)
     return out

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_helpers import gen_cohort
 
 from followup.engine import load_policy
 from followup.engine.batch import PolicyRef
+from tests.batch.batch_helpers import gen_cohort
 
 
 @pytest.fixture(scope="session")

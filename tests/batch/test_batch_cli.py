@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_helpers import AS_OF, cohort, read_jsonl
 from click.testing import CliRunner
 
 from followup.cli.batch import batch_command
+from tests.batch.batch_helpers import AS_OF, cohort, read_jsonl
 
 
 def run(*args: str, input: bytes | None = None) -> Any:
@@ -309,6 +309,7 @@ def test_a_row_as_of_wins_over_the_option(rows: list[dict[str, Any]]) -> None:
         (["cohort.txt"], "--input-format"),
         (["-", "--resume"], "--resume needs"),
         (["-", "--as-of", "soon"], "not an ISO date"),
+        (["cohort.jsonl", "-o", "no/such/dir/out.jsonl"], "cannot write"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -316,7 +317,8 @@ def test_usage_errors_exit_2(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cohort.txt").write_text("{}\n")
-    result = CliRunner().invoke(batch_command, [*args, "-o", "out.jsonl"], input=b"")
+    (tmp_path / "cohort.jsonl").write_text("{}\n")
+    result = CliRunner().invoke(batch_command, ["-o", "out.jsonl", *args], input=b"")
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert not (tmp_path / "out.jsonl").exists()

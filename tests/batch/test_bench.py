@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from batch_helpers import ROOT, cohort, gen_cohort
 from click.testing import CliRunner
 
 from followup.cli import main
+from tests.batch.batch_helpers import ROOT, cohort, gen_cohort
 
 
 def test_the_generator_is_deterministic_and_covers_the_mix() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_helpers import AS_OF, cohort, gen_cohort
 from click.testing import CliRunner
 
 from followup.cli.batch import batch_command
+from tests.batch.batch_helpers import AS_OF, cohort, gen_cohort
 
 distributed = pytest.importorskip("distributed")
 db = pytest.importorskip("dask.bag")

@@ -8,13 +8,23 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from batch_helpers import AS_OF, cohort
 from click.testing import CliRunner
 
 from followup.cli.batch import batch_command
+from followup.engine.batch import (
+    BatchInterrupted,
+    BatchJob,
+    BatchOptions,
+    InputSpec,
+    PolicyRef,
+    Progress,
+    run_batch,
+)
+from tests.batch.batch_helpers import AS_OF, cohort
 
 ROWS = 3000
 
@@ -53,13 +63,22 @@ def _start_and_stop(source: Path, out: Path, sig: int) -> tuple[int, bytes]:
     )
     checkpoint = Path(str(out) + ".checkpoint")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if checkpoint.exists() and json.loads(checkpoint.read_text() or "{}").get("rows", 0) >= 300:
-            break
-        assert proc.poll() is None, "the run ended before it could be interrupted"
-        time.sleep(0.01)
-    os.killpg(proc.pid, sig)
-    _, err = proc.communicate(timeout=30)
+    try:
+        while time.monotonic() < deadline:
+            if (
+                checkpoint.exists()
+                and json.loads(checkpoint.read_text() or "{}").get("rows", 0) >= 300
+            ):
+                break
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.01)
+        os.killpg(proc.pid, sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        # never leave the run (or its workers) behind when an assertion fails
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     return proc.returncode, err
 
 
@@ -103,3 +122,45 @@ def test_resume_without_a_checkpoint_starts_over(
     )
     assert result.exit_code == 1
     assert out.read_bytes() == reference[0]
+
+
+class _InterruptAfter:
+    """A progress callback that presses Ctrl-C once ``rows`` rows are written."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.rows >= self.rows:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("output_format", "workers"), [("csv", 1), ("jsonl", 2)])
+def test_interrupt_and_resume_in_process(output_format: str, workers: int, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    rows = cohort(400, seed=9)
+    rows[123] = {**rows[123], "stage": "last"}
+    rows[300] = {**rows[300], "applicant_id": rows[2]["applicant_id"]}
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = InputSpec(str(source), "jsonl")
+    job = BatchJob(PolicyRef(), "none", AS_OF, output_format)
+    ref, ref_errors = tmp_path / "ref.out", tmp_path / "ref.errors"
+    options = BatchOptions(workers=workers, chunk_size=30, checkpoint_seconds=0)
+    whole = run_batch(spec, job, output=str(ref), errors=str(ref_errors), options=options)
+
+    out, errors = tmp_path / "out", tmp_path / "errors"
+    for stop_at in (90, 240):  # interrupted twice, resumed twice
+        with pytest.raises(BatchInterrupted) as info:
+            run_batch(spec, job, output=str(out), errors=str(errors), progress=_InterruptAfter(stop_at),
+                      options=replace(options, resume=stop_at > 90))  # fmt: skip
+        assert info.value.resumable and info.value.rows == stop_at
+        assert not out.exists() and not errors.exists()
+    resumed = run_batch(
+        spec, job, output=str(out), errors=str(errors), options=replace(options, resume=True)
+    )
+    assert out.read_bytes() == ref.read_bytes()
+    assert errors.read_bytes() == ref_errors.read_bytes()
+    assert resumed.resumed_at == 240
+    assert resumed.summary()["actions"] == whole.summary()["actions"]
+    assert (resumed.read, resumed.decided, resumed.errors) == (400, 399, 1)
+    assert resumed.duplicates == whole.duplicates == {rows[2]["applicant_id"]: [3, 301]}

@@ -1,0 +1,181 @@
+"""Benchmark `followup batch`: I/O floor, engine alone, end to end.
+
+Prints in one run, for a deterministic cohort of --n applicants:
+
+* the I/O floor: read + parse + serialise the same rows with no rule
+  evaluation (the batch machinery with a policy that echoes the facts), one process;
+* the engine alone on one core: decisions/s for trace none and fired
+  (evaluate + canonical JSON, facts already parsed);
+* end to end `followup batch` with 1 and 2 workers: wall time, rows/s and
+  peak RSS of the main process and of the largest worker.
+
+    python benchmarks/bench_batch.py --n 1000000            # the documented figures
+    python benchmarks/bench_batch.py --n 2000 --engine-n 500  # a quick check (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import gen_cohort  # noqa: E402
+
+from followup.engine import load_policy  # noqa: E402
+from followup.engine.batch import BatchJob, BatchOptions, InputSpec, PolicyRef, run_batch  # noqa: E402
+
+
+class _Echo:
+    """Stands in for a decision: serialises the facts it was given."""
+
+    def __init__(self, facts: Any) -> None:
+        self._facts = facts
+        self.applicant_id = facts.get("applicant_id")
+        self.as_of = ""
+        self.recommendations: list[dict[str, Any]] = []
+        self.cautions: list[dict[str, Any]] = []
+        self.fired: list[str] = []
+
+    def to_json(self) -> str:
+        return json.dumps(self._facts, ensure_ascii=False, separators=(",", ":"))
+
+
+class NullPolicy:
+    """A policy with no rules: what is left is reading, parsing and writing."""
+
+    name, version, sha256 = "null", "0", "0" * 64
+
+    def evaluate(self, facts: Any, *, as_of: Any = None, trace: str = "none") -> _Echo:
+        return _Echo(facts)
+
+
+def null_policy(name: str, version: str | None = None) -> NullPolicy:
+    return NullPolicy()
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}/s"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def io_floor(source: Path, out: Path, as_of: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds to read, parse and serialise every row, and the row count."""
+    job = BatchJob(PolicyRef("null", None, "bench_batch:null_policy"), "none", as_of, "jsonl")
+    start, cpu = time.perf_counter(), time.process_time()
+    result = run_batch(
+        InputSpec(str(source), "jsonl"), job, output=str(out), options=BatchOptions(workers=1)
+    )
+    return time.perf_counter() - start, time.process_time() - cpu, result.read
+
+
+def engine_alone(source: Path, n: int, as_of: str) -> dict[str, float]:
+    policy = load_policy("interview-follow-up")
+    with source.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for _, line in zip(range(n), fh, strict=False)]
+    for facts in rows:  # warm the holiday and zone caches, as a long run would
+        policy.evaluate(facts, as_of=as_of, trace="none")
+    rates = {}
+    for trace in ("none", "fired"):
+        start, cpu = time.perf_counter(), time.process_time()
+        for facts in rows:
+            policy.evaluate(facts, as_of=as_of, trace=trace).to_json()
+        rates[trace] = len(rows) / (time.perf_counter() - start)
+        rates[trace + "_cpu"] = len(rows) / (time.process_time() - cpu)
+    return rates
+
+
+def end_to_end(source: Path, out: Path, workers: int, as_of: str) -> dict[str, Any]:
+    summary = out.with_suffix(".summary.json")
+    code = "from followup.cli.batch import batch_command; batch_command()"
+    args = [str(source), "-o", str(out), "--as-of", as_of, "--workers", str(workers), "--quiet",
+            "--summary", str(summary), "--errors", str(out) + ".errors"]  # fmt: skip
+    start, cpu = time.perf_counter(), _children_cpu()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"batch failed ({proc.returncode}): {proc.stderr}")
+    report = json.loads(summary.read_text())
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "read": report["read"],
+        "rss": report["timing"]["peak_rss_mb"],
+        "stderr": proc.stderr.strip(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000, help="applicants in the cohort")
+    parser.add_argument(
+        "--engine-n", type=int, default=20_000, help="rows for the engine-alone figures"
+    )
+    parser.add_argument(
+        "--dir", help="work folder (default: a temporary one); the cohort is kept there"
+    )
+    parser.add_argument("--workers", default="1,2", help="worker counts for the end-to-end runs")
+    args = parser.parse_args()
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="followup-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"cohort-{args.n}.jsonl"
+    as_of = gen_cohort.AS_OF.isoformat()
+    if not source.exists():
+        start = time.perf_counter()
+        gen_cohort.write(gen_cohort.cohort(args.n), str(source) + ".tmp", "jsonl")
+        os.replace(str(source) + ".tmp", source)
+        print(
+            f"generated {args.n:,} applicants in {time.perf_counter() - start:.1f}s: {source}",
+            flush=True,
+        )
+
+    print(
+        f"cohort: {args.n:,} applicants, {source.stat().st_size / 1e6:,.0f} MB JSONL; CPUs: {os.cpu_count()}"
+    )
+    seconds, cpu, read = io_floor(source, work / "floor.jsonl", as_of)
+    print(
+        f"I/O floor (read + parse + serialise, 1 process): {seconds:.2f}s  {_rate(read, seconds)}"
+        f"  (CPU {cpu:.2f}s)",
+        flush=True,
+    )
+    n = min(args.engine_n, args.n)
+    rates = engine_alone(source, n, as_of)
+    print(
+        f"engine alone, 1 core, {n:,} rows: trace none {rates['none']:,.0f}/s, "
+        f"trace fired {rates['fired']:,.0f}/s (per CPU second: {rates['none_cpu']:,.0f}/s, "
+        f"{rates['fired_cpu']:,.0f}/s)",
+        flush=True,
+    )
+    for workers in [int(w) for w in args.workers.split(",")]:
+        run = end_to_end(source, work / f"out-{workers}.jsonl", workers, as_of)
+        rss = run["rss"]
+        print(
+            f"end to end, {workers} worker{'s' if workers > 1 else ''}: {run['wall']:.2f}s "
+            f"(CPU {run['cpu']:.1f}s)  {_rate(run['read'], run['wall'])}  "
+            f"({run['wall'] / seconds:.1f}x the I/O floor)  peak RSS main {rss['main']:.0f} MB, "
+            f"largest worker {rss['largest_worker']:.0f} MB  [{run['stderr']}]",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
