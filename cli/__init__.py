@@ -28,6 +28,7 @@ from followup.engine import (
 )
 
 from ._io import parse_as_of, read_facts
+from ._options import BACKEND
 from ._render import decision_text, problems_text
 from .batch import batch_command
 
@@ -40,15 +41,6 @@ FORMAT = click.option(
     default="text",
     show_default=True,
     help="Output format.",
-)
-
-
-BACKEND = click.option(
-    "--backend",
-    type=click.Choice(["native", "durable"]),
-    default="native",
-    show_default=True,
-    help="Rule engine: followup's own, or durable_rules' Rete network (extra 'durable').",
 )
 
 

@@ -32,6 +32,8 @@ from followup.engine.batch import (
     run_batch,
 )
 
+from ._options import BACKEND, require_backend
+
 __all__ = ["batch_command"]
 
 _SHOWN_ERRORS = 20
@@ -252,6 +254,7 @@ def _report(result: BatchResult) -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar and no per-row error lines on stderr."
 )
+@BACKEND
 def batch_command(
     input_path: str,
     output: str | None,
@@ -270,6 +273,7 @@ def batch_command(
     checkpoint_every: float,
     dask_scheduler: str | None,
     quiet: bool,
+    backend: str,
 ) -> None:
     try:
         fmt = detect_format(input_path, input_format)
@@ -280,8 +284,12 @@ def batch_command(
     source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
     root = click.get_current_context().find_root().obj
     dirs = tuple(root.get("policies_dir", ())) if isinstance(root, dict) else ()
+    require_backend(backend)
     ref = PolicyRef(
-        policy_name, policy_version, policies_dir=tuple(os.path.abspath(d) for d in dirs)
+        policy_name,
+        policy_version,
+        policies_dir=tuple(os.path.abspath(d) for d in dirs),
+        backend=backend,
     )
     job = BatchJob(ref, trace, as_of or "", output_format)
     options = BatchOptions(

@@ -55,12 +55,15 @@ class PolicyRef:
         version: a version of a bundled policy, or None for the newest.
         factory: ``module:function`` that loads it (a stand-in in tests).
         policies_dir: extra folders searched for policies by name.
+        backend: "native" or "durable"; each worker process builds its own
+            durable_rules host.
     """
 
     policy: str = "interview-follow-up"
     version: str | None = None
     factory: str = "followup.engine:load_policy"
     policies_dir: tuple[str, ...] = ()
+    backend: str = "native"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def load_evaluator(ref: PolicyRef) -> Evaluator:
         kwargs: dict[str, Any] = {"version": ref.version} if ref.version is not None else {}
         if ref.policies_dir:
             kwargs["policies_dir"] = ref.policies_dir
+        if ref.backend != "native":
+            kwargs["backend"] = ref.backend
         cached = factory(ref.policy, **kwargs)
         _CACHE[ref] = cached
     return cached

@@ -276,6 +276,7 @@ def _fingerprint(
         "policy": job.policy.policy,
         "policy_version": job.policy.version,
         "policy_sha256": policy_sha,
+        "backend": job.policy.backend,
         "trace": job.trace,
         "output_format": job.output_format,
         "as_of": job.as_of if explicit_as_of else None,

@@ -56,7 +56,19 @@ def reference(source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[b
 
 def _start_and_stop(source: Path, out: Path, sig: int) -> tuple[int, bytes]:
     """Start a run in its own process group; send ``sig`` once it has checkpointed."""
-    code = "from followup.cli.batch import batch_command; batch_command()"
+    # Each row is slowed down (in the workers too: they are forked) so the run is
+    # surely still going when it is interrupted, however fast the machine.
+    code = (
+        "import time\n"
+        "from followup.engine._policy import Policy\n"
+        "evaluate = Policy.evaluate\n"
+        "def slow(*args, **kwargs):\n"
+        "    time.sleep(0.002)\n"
+        "    return evaluate(*args, **kwargs)\n"
+        "Policy.evaluate = slow\n"
+        "from followup.cli.batch import batch_command\n"
+        "batch_command()\n"
+    )
     args = _args(source, out, "--workers", "2", "--trace", "fired", "--checkpoint-every", "0")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args], start_new_session=True, stderr=subprocess.PIPE

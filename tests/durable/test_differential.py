@@ -5,6 +5,7 @@ generated cohort, hypothesis facts, and a policy using every operator."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,38 @@ def test_policy_evaluate_backend_hook() -> None:
     assert hooked.to_json() == direct.to_json()
     native = load_policy().evaluate(facts, as_of="2026-03-05", backend="native")
     assert native.to_dict()["engine"]["backend"] == "native"
+
+
+def test_batch_with_the_durable_backend_writes_the_same_decisions(tmp_path: Path) -> None:
+    """``followup batch --backend durable``: one host per worker process, same bytes but the backend."""
+    from click.testing import CliRunner
+
+    from followup.cli import main
+
+    source = tmp_path / "cohort.jsonl"
+    source.write_text("".join(json.dumps(f) + "\n" for f in cohort(300, seed=5)), "utf-8")
+    outputs = {}
+    for backend in ("native", "durable"):
+        out = tmp_path / f"{backend}.jsonl"
+        result = CliRunner().invoke(
+            main,
+            [
+                "batch",
+                str(source),
+                "-o",
+                str(out),
+                "--as-of",
+                "2026-01-12",
+                "--workers",
+                "2",
+                "-q",
+                "--backend",
+                backend,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outputs[backend] = out.read_text("utf-8")
+    assert outputs["durable"].count('"backend":"durable"') == 300
+    assert (
+        outputs["durable"].replace('"backend":"durable"', '"backend":"native"') == outputs["native"]
+    )
