@@ -6,6 +6,7 @@ countries) and are looked up once per country and year.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ def holiday_dates(country: str, year: int) -> frozenset[date]:
     except NotImplementedError:
         return frozenset()
     return frozenset(table.keys())
+
+
+@functools.lru_cache(maxsize=4096)
+def _weekday_holidays(country: str, year: int) -> tuple[date, ...]:
+    """The public holidays of a year falling Monday to Friday, sorted (for counting ranges)."""
+    return tuple(sorted(d for d in holiday_dates(country, year) if d.weekday() not in _WEEKEND))
 
 
 def _day(moment: Moment) -> date:
@@ -103,9 +110,8 @@ def holidays_between(start: Moment, end: Moment, country: str | None) -> int:
         return 0
     count = 0
     for year in range(a.year, b.year + 1):
-        for day in holiday_dates(country, year):
-            if a < day <= b and day.weekday() not in _WEEKEND:
-                count += 1
+        days = _weekday_holidays(country, year)
+        count += bisect.bisect_right(days, b) - bisect.bisect_right(days, a)
     return count
 
 
@@ -121,9 +127,17 @@ class SlowdownWindow:
 
     def occurrences(self, years: Iterable[int]) -> Iterable[tuple[date, date]]:
         for year in years:
-            first = _month_day(year, self.start)
-            end_year = year if self.end >= self.start else year + 1
-            yield first, _month_day(end_year, self.end)
+            yield self.occurrence(year)
+
+    def occurrence(self, year: int) -> tuple[date, date]:
+        """The window starting in ``year`` (its end may fall in the next year)."""
+        return _occurrence(self.start, self.end, year)
+
+
+@functools.lru_cache(maxsize=4096)
+def _occurrence(start: tuple[int, int], end: tuple[int, int], year: int) -> tuple[date, date]:
+    end_year = year if end >= start else year + 1
+    return _month_day(year, start), _month_day(end_year, end)
 
 
 def _month_day(year: int, md: tuple[int, int]) -> date:
@@ -150,6 +164,9 @@ def slowdown_days(
     for window in windows:
         if window.applies_to is not None and match not in window.applies_to:
             continue
-        if any(lo <= b and a <= hi for lo, hi in window.occurrences(range(a.year - 1, b.year + 1))):
-            total += window.extra_days
+        for year in range(a.year - 1, b.year + 1):
+            lo, hi = window.occurrence(year)
+            if lo <= b and a <= hi:
+                total += window.extra_days
+                break
     return total
