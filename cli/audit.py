@@ -321,7 +321,22 @@ def policies_cmd(ctx: click.Context, fmt: str) -> None:
 
 
 def read_cohort(path: str) -> list[dict[str, Any]]:
-    """A cohort: JSON lines (.jsonl), a JSON list, or a YAML list of facts."""
+    """A cohort: CSV, JSON lines or Parquet (read as by ``batch``), a JSON list, or a YAML list."""
+    if path.endswith((".csv", ".parquet", ".pq")):
+        from followup.engine.batch import (
+            InputSpec,
+            RowError,
+            UnreadableInput,
+            detect_format,
+            iter_facts,
+        )
+
+        try:
+            return [facts for _, facts in iter_facts(InputSpec(path, detect_format(path, None)))]
+        except UnreadableInput as exc:
+            raise click.UsageError(str(exc)) from exc
+        except RowError as exc:
+            raise click.UsageError(f"{path}: a row cannot be read as facts: {exc}") from exc
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -441,6 +441,7 @@ def _rule(
 ) -> CompiledRule | None:
     env = cenv.expr
     before = len(out.problems)
+    _check_explains(raw, ptr, env, out)
     when: Condition | None = None
     if "when" in raw:
         errors: list[ConditionError] = []
@@ -479,6 +480,44 @@ def _rule(
         pointer=ptr,
         explain=raw.get("explain"),
     )
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def _check_explains(raw: Mapping[str, Any], ptr: str, env: Env, out: _Collector) -> None:
+    """Every ``{placeholder}`` of an ``explain:`` sentence must name something real."""
+
+    def check(text: Any, pointer: str, in_condition: bool) -> None:
+        if not isinstance(text, str):
+            return
+        allowed = set(env.fact_types) | {f"params.{p}" for p in env.params}
+        if in_condition:
+            allowed |= {"left", "right", "result"}
+        for name in _PLACEHOLDER.findall(text):
+            if name not in allowed:
+                out.add(
+                    "unknown-placeholder",
+                    pointer,
+                    f"'{{{name}}}' is not a placeholder an explanation can fill",
+                    did_you_mean(name, sorted(allowed))
+                    or "use {left}, {right} or {result} in a condition, a fact name, or {params.NAME}",
+                    name,
+                )
+
+    def walk(cond: Any, pointer: str) -> None:
+        if not isinstance(cond, dict):
+            return
+        check(cond.get("explain"), f"{pointer}/explain", True)
+        for group in ("all", "any"):
+            for i, child in enumerate(cond.get(group) or ()):
+                walk(child, f"{pointer}/{group}/{i}")
+        if "not" in cond:
+            walk(cond["not"], f"{pointer}/not")
+
+    check(raw.get("explain"), f"{ptr}/explain", False)
+    if "when" in raw:
+        walk(raw["when"], f"{ptr}/when")
 
 
 def _set(

@@ -332,6 +332,16 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
             raise _Bad
 
         return text
+    if kind == "int":
+        low = spec.minimum
+
+        def whole(value: Any) -> Any:
+            if type(value) is int and (low is None or value >= low):
+                return value
+            raise _Bad
+
+        return whole
+    # lists, zones, countries and ids are rarer or need more care: the general path
     return lambda value: _check(spec, value)
 
 

@@ -31,7 +31,7 @@ from ._runner import (
     default_as_of,
     run_batch,
 )
-from ._worker import ChunkResult, coerce_cells, decode_row, evaluate_chunk
+from ._worker import ChunkResult, RowError, coerce_cells, decode_row, evaluate_chunk, iter_facts
 from ._writers import CSV_COLUMNS, neutralise, next_recommendation
 
 __all__ = [
@@ -52,12 +52,14 @@ __all__ = [
     "PoolExecutor",
     "Progress",
     "RawChunk",
+    "RowError",
     "UnreadableInput",
     "coerce_cells",
     "decode_row",
     "default_as_of",
     "detect_format",
     "evaluate_chunk",
+    "iter_facts",
     "load_evaluator",
     "neutralise",
     "next_recommendation",

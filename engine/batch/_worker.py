@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import FactsError, Problem
 from .._facts import FACT_KINDS
 from ._job import BatchJob, Decision, load_evaluator
-from ._readers import RawChunk
+from ._readers import InputSpec, RawChunk, read_chunks
 from ._writers import csv_row, next_recommendation
 
 __all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk"]
@@ -280,3 +280,15 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
         result.keys.append(())
     result.data = b"".join(out)
     return result
+
+
+def iter_facts(spec: InputSpec, chunk_size: int = 1000) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, facts) for every row of a CSV, JSONL or Parquet input, in order.
+
+    Raises:
+        RowError: a row cannot be read as facts (its problems name why).
+        UnreadableInput: the input itself cannot be read.
+    """
+    for chunk in read_chunks(spec, chunk_size):
+        for index, item in enumerate(_items(chunk)):
+            yield chunk.first_row + index, decode_row(chunk.kind, item, chunk.header)

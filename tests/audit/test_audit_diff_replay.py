@@ -173,3 +173,36 @@ def test_a_line_cut_short_does_not_swallow_the_next(policies: Path, tmp_path: Pa
     first, second = log.read_bytes().split(b"\n")[:2]
     assert first == b'{"decision_id": "x", "fac'
     assert json.loads(second)["facts"] == row
+
+
+def test_diff_cohort_reads_csv_like_batch(run: Run, two_versions: Path, tmp_path: Path) -> None:
+    rows = _cohort(40)
+    jsonl, csv_path = tmp_path / "cohort.jsonl", tmp_path / "cohort.csv"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    columns = sorted({k for r in rows for k in r})
+    lines = [",".join(columns)]
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            cells.append(
+                ""
+                if v is None
+                else ";".join(v)
+                if isinstance(v, list)
+                else str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+            )
+        lines.append(",".join(cells))
+    csv_path.write_text("\n".join(lines) + "\n", "utf-8")
+
+    def impact(path: Path) -> dict[str, object]:
+        out = run("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(path), "--format", "json")
+        return json.loads(out.stdout)["impact"]  # type: ignore[no-any-return]
+
+    from_csv, from_jsonl = impact(csv_path), impact(jsonl)
+    assert from_csv["total"] == 40
+    assert {k: v for k, v in from_csv.items() if k != "as_of"} == {
+        k: v for k, v in from_jsonl.items() if k != "as_of"
+    }
