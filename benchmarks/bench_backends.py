@@ -100,7 +100,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="applicants (default 5000)")
     parser.add_argument("--policy", default="interview-follow-up", help="policy name or path")
     parser.add_argument("--trace", default="full", choices=("full", "fired", "none"))
-    parser.add_argument("--repeat", type=int, default=3, help="passes per backend, alternating; the best counts")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="passes per backend, alternating; the best counts"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
