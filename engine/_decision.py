@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
+
+import orjson
 
 __all__ = ["Decision"]
 
@@ -32,15 +33,15 @@ class Decision:
 
     @property
     def recommendations(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self._data["recommendations"])
+        return [{**r, "cite": list(r["cite"])} for r in self._data["recommendations"]]
 
     @property
     def cautions(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self._data["cautions"])
+        return [dict(c) for c in self._data["cautions"]]
 
     @property
     def derived(self) -> dict[str, Any]:
-        return copy.deepcopy(self._data["derived"])
+        return {k: {**v, "inputs": dict(v["inputs"])} for k, v in self._data["derived"].items()}
 
     @property
     def fired(self) -> list[str]:
@@ -49,13 +50,20 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain JSON-ready data (the caller may keep and change it)."""
-        data: dict[str, Any] = json.loads(self.to_json())
+        data: dict[str, Any] = orjson.loads(self.to_bytes())
         return data
 
+    def to_bytes(self) -> bytes:
+        """Canonical compact JSON as UTF-8 bytes: fixed key order, no spaces.
+
+        Byte-identical for equal decisions, whichever process or backend made them.
+        """
+        return orjson.dumps(self._data)
+
     def to_json(self, *, indent: int | None = None) -> str:
-        """Canonical JSON: fixed key order, no trailing spaces; byte-identical for equal decisions."""
+        """Canonical compact JSON text (see :meth:`to_bytes`), or indented for people."""
         if indent is None:
-            return json.dumps(self._data, ensure_ascii=False, separators=(",", ":"))
+            return self.to_bytes().decode("utf-8")
         return json.dumps(self._data, ensure_ascii=False, indent=indent)
 
     def __eq__(self, other: object) -> bool:

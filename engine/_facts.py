@@ -69,6 +69,7 @@ class FactSpec:
     choices: tuple[str, ...] = ()
     required: bool = False
     minimum: int | None = None
+    maximum: int | None = None
 
 
 def _spec(name: str, kind: str, description: str, **kw: Any) -> tuple[str, FactSpec]:
@@ -111,6 +112,7 @@ FACTS: dict[str, FactSpec] = dict(
             "int",
             "The interviewer said they would decide within this many days of the interview.",
             minimum=1,
+            maximum=3650,
         ),
         _spec(
             "last_contact_at",
@@ -140,6 +142,7 @@ FACTS: dict[str, FactSpec] = dict(
             "int",
             "How many status enquiries were sent already.",
             minimum=0,
+            maximum=100,
         ),
         _spec("last_status_inquiry_at", "datetime", "When the last status enquiry was sent."),
         _spec(
@@ -177,12 +180,26 @@ def _allowed(spec: FactSpec) -> str:
     if spec.kind == "enum":
         return "one of " + ", ".join(spec.choices)
     if spec.kind == "int" and spec.minimum is not None:
-        return f"a whole number of at least {spec.minimum}"
+        top = f" and at most {spec.maximum}" if spec.maximum is not None else ""
+        return f"a whole number of at least {spec.minimum}{top}"
+    if spec.kind in ("date", "datetime"):
+        return f"{_KIND_WORDS[spec.kind]}, in the years {YEARS[0]} to {YEARS[1]}"
     return _KIND_WORDS[spec.kind]
 
 
 class _Bad(Exception):
     pass
+
+
+#: the years a date fact may fall in: wide enough for any interview, narrow
+#: enough that date arithmetic in a policy can never leave the calendar
+YEARS = (1900, 2999)
+
+
+def _in_years(moment: date) -> date:
+    if YEARS[0] <= moment.year <= YEARS[1]:
+        return moment
+    raise _Bad
 
 
 def parse_moment(value: Any, *, date_only: bool = False) -> date | datetime:
@@ -263,6 +280,8 @@ def _check(spec: FactSpec, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             if spec.minimum is not None and value < spec.minimum:
                 raise _Bad
+            if spec.maximum is not None and value > spec.maximum:
+                raise _Bad
             return value
         raise _Bad
     if kind == "list":
@@ -271,7 +290,7 @@ def _check(spec: FactSpec, value: Any) -> Any:
         raise _Bad
     if kind in ("date", "datetime"):
         try:
-            return parse_moment(value, date_only=kind == "date")
+            return _in_years(parse_moment(value, date_only=kind == "date"))
         except (ValueError, OverflowError, TypeError) as exc:
             raise _Bad from exc
     if kind == "timezone":
@@ -299,9 +318,9 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
             if type(value) is str:
                 try:
                     if len(value) == 10:
-                        return date.fromisoformat(value)
+                        return _in_years(date.fromisoformat(value))
                     if not date_only:
-                        return datetime.fromisoformat(value)
+                        return _in_years(datetime.fromisoformat(value))
                 except ValueError:
                     pass
             return _check(spec, value)
@@ -333,10 +352,14 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
 
         return text
     if kind == "int":
-        low = spec.minimum
+        low, high = spec.minimum, spec.maximum
 
         def whole(value: Any) -> Any:
-            if type(value) is int and (low is None or value >= low):
+            if (
+                type(value) is int
+                and (low is None or value >= low)
+                and (high is None or value <= high)
+            ):
                 return value
             raise _Bad
 
@@ -475,13 +498,13 @@ def normalize_facts(
                 if type(default_as_of) is str
                 else parse_moment(default_as_of)
             )
-            out["as_of"] = localize(moment, zone)
-        except (ValueError, OverflowError) as exc:
+            out["as_of"] = localize(_in_years(moment), zone)
+        except (ValueError, OverflowError, _Bad) as exc:
             raise FactsError(
                 [
                     Problem(
                         "invalid-as-of",
-                        f"as_of is {default_as_of!r}; expected {_KIND_WORDS['datetime']}",
+                        f"as_of is {default_as_of!r}; expected {_allowed(FACTS['as_of'])}",
                         "/as_of",
                         file,
                         value=default_as_of,

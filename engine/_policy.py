@@ -16,7 +16,7 @@ from ._agenda import TRACE_MODES, run
 from ._compiler import CompiledPolicy, compile_policy
 from ._conditions import jsonable
 from ._decision import Decision
-from ._errors import PolicyError, PolicyNotFound, Problem
+from ._errors import FactsError, PolicyError, PolicyNotFound, Problem
 from ._facts import normalize_facts
 from ._schema import schema_problems
 from ._yaml import load_yaml
@@ -118,12 +118,26 @@ class Policy:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         normal = normalize_facts(facts, default_as_of=as_of, file=file, locate=locate)
-        if backend == "durable":
-            from . import _durable
+        try:
+            if backend == "durable":
+                from . import _durable
 
-            body = _durable.program_for(self).run(normal, trace)
-        else:
-            body = run(self.compiled, normal, trace)
+                body = _durable.program_for(self).run(normal, trace)
+            else:
+                body = run(self.compiled, normal, trace)
+        except OverflowError as exc:
+            # only reachable through extreme parameters: facts are bounded to years 1900-2999
+            raise FactsError(
+                [
+                    Problem(
+                        "date-out-of-range",
+                        "a date the policy computes from these facts falls outside the calendar",
+                        "",
+                        file,
+                        suggestion="check the dates in the facts and the policy's parameters",
+                    )
+                ]
+            ) from exc
         data: dict[str, Any] = {
             "applicant_id": normal.get("applicant_id"),
             "as_of": jsonable(normal["as_of"]),

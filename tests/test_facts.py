@@ -67,10 +67,10 @@ def test_every_bad_field_is_reported_together() -> None:
     assert messages["/phone_ok"] == "phone_ok is 'yes'; expected true or false"
     assert (
         messages["/status_inquiries_sent"]
-        == "status_inquiries_sent is -1; expected a whole number of at least 0"
+        == "status_inquiries_sent is -1; expected a whole number of at least 0 and at most 100"
     )
     assert messages["/stated_decision_by"] == (
-        "stated_decision_by is '2026-03-10T12:00'; expected an ISO date such as 2026-03-02"
+        "stated_decision_by is '2026-03-10T12:00'; expected an ISO date such as 2026-03-02, in the years 1900 to 2999"
     )
 
 
@@ -193,3 +193,34 @@ def test_schema_and_normaliser_agree(facts: dict[str, Any]) -> None:
 def test_schema_checks_the_form_of_dates() -> None:
     assert not VALIDATOR.is_valid({"interview_at": "02/03/2026"})
     assert VALIDATOR.is_valid({"interview_at": "2026-03-02T10:00"})
+
+
+def test_dates_and_counts_are_bounded_so_arithmetic_stays_in_the_calendar() -> None:
+    found = problems(
+        {"interview_at": "0001-01-01", "stated_timeline_days": 10**30, "status_inquiries_sent": 101}
+    )
+    messages = {pointer: message for _, pointer, message in found}
+    assert messages == {
+        "/interview_at": "interview_at is '0001-01-01'; expected an ISO date (2026-03-02) or "
+        "date-time (2026-03-02T14:30), in the years 1900 to 2999",
+        "/stated_timeline_days": f"stated_timeline_days is {10**30}; expected a whole number of at least 1 and at most 3650",
+        "/status_inquiries_sent": "status_inquiries_sent is 101; expected a whole number of at least 0 and at most 100",
+    }
+    with pytest.raises(FactsError) as info:
+        normalize_facts(BASE, default_as_of="9999-12-31")
+    assert info.value.problems[0].code == "invalid-as-of"
+
+
+def test_the_latest_dates_allowed_still_evaluate() -> None:
+    from followup.engine import load_policy
+
+    decision = load_policy().evaluate(
+        {
+            "interview_at": "2999-12-30T10:00",
+            "stated_decision_by": "2999-12-31",
+            "stated_timeline_days": 3650,
+            "competing_offer_deadline": "2999-12-31",
+        },
+        as_of="2999-12-31",
+    )
+    assert decision.recommendations

@@ -32,6 +32,8 @@ class Decision(Protocol):
 
     def to_json(self) -> str: ...
 
+    def to_bytes(self) -> bytes: ...
+
 
 class Evaluator(Protocol):
     """The part of a compiled policy the batch uses."""

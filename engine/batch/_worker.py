@@ -251,7 +251,7 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
         try:
             facts = decode_row(chunk.kind, item, chunk.header)
             decision = policy.evaluate(facts, as_of=job.as_of, trace=job.trace)
-            text = (csv_row(decision) if csv_out else decision.to_json() + "\n").encode("utf-8")
+            text = csv_row(decision).encode("utf-8") if csv_out else decision.to_bytes() + b"\n"
             out.append(text)
             end += len(text)
             ends.append(end)
