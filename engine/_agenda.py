@@ -120,32 +120,19 @@ def run(
                 "shadowed" if shadowed else "fired" if failed is None else "failed",
                 dict(known),
             )
-        if shadowed:
+        if shadowed or failed is not None:
+            reason = "shadowed" if shadowed else "failed"
+            shown = failed if detail else None
+            if not full or when is None:
+                not_fired.append(_constant_entry(rule.id, reason, shown))
+                continue
             conditions: list[dict[str, Any]] = []
-            if not full or when is None:
-                not_fired.append(_constant_entry(rule.id, "shadowed", None))
-                continue
             trace(when, known, conditions)
             not_fired.append(
                 {
                     "rule": rule.id,
-                    "reason": "shadowed",
-                    "failed_condition": None,
-                    "conditions": conditions,
-                }
-            )
-            continue
-        if failed is not None:
-            conditions = []
-            if not full or when is None:
-                not_fired.append(_constant_entry(rule.id, "failed", failed if detail else None))
-                continue
-            trace(when, known, conditions)
-            not_fired.append(
-                {
-                    "rule": rule.id,
-                    "reason": "failed",
-                    "failed_condition": failed if detail else None,
+                    "reason": reason,
+                    "failed_condition": shown,
                     "conditions": conditions,
                 }
             )

@@ -125,10 +125,6 @@ class SlowdownWindow:
     extra_days: int
     applies_to: frozenset[str] | None  # values of the calendar's match fact; None = everyone
 
-    def occurrences(self, years: Iterable[int]) -> Iterable[tuple[date, date]]:
-        for year in years:
-            yield self.occurrence(year)
-
     def occurrence(self, year: int) -> tuple[date, date]:
         """The window starting in ``year`` (its end may fall in the next year)."""
         return _occurrence(self.start, self.end, year)

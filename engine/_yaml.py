@@ -272,9 +272,3 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
 }
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-}
