@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -47,6 +49,10 @@ class Decision:
     def fired(self) -> list[str]:
         """Ids of the rules that fired, in firing order."""
         return [entry["rule"] for entry in self._data["trace"]["fired"]]
+
+    def view(self) -> Mapping[str, Any]:
+        """The decision's content without copying it: read only (for counters in hot loops)."""
+        return MappingProxyType(self._data)
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain JSON-ready data (the caller may keep and change it)."""
