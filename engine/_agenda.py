@@ -12,6 +12,7 @@ that can change what it reads.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -80,6 +81,188 @@ def _cite_list(cite: tuple[str, ...]) -> list[str]:
     return list(cite)
 
 
+class _Memo:
+    """Results of a pure function of some facts, keyed by the values of those facts.
+
+    Every piece of a rule's outcome is a pure function of the facts it reads
+    (the compiler lists them), so equal values give equal results and a
+    cohort, where many applicants share an industry, a channel or a stage,
+    need not evaluate the same thing twice. The memo is bounded: it is
+    emptied when full, and switched off for good when most look-ups miss
+    (keys made of timestamps), so it never costs much. It changes how fast a
+    decision is made, never what it says; entries are shared and never
+    changed (decisions hand out copies).
+    """
+
+    __slots__ = ("names", "key", "table", "misses", "since", "active")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        #: the key of a row's facts (every name is in them: see ``_Plans.blank``)
+        self.key: Callable[[Mapping[str, Any]], Any] = (
+            operator.itemgetter(*names) if names else _no_key
+        )
+        self.table: dict[Any, Any] = {}
+        self.misses = 0
+        self.since = 0
+        self.active = True
+
+    def store(self, key: Any, value: Any, plans: _Plans) -> None:
+        table = self.table
+        if len(table) >= MEMO_LIMIT:
+            table.clear()
+        table[key] = value
+        self.misses += 1
+        if self.misses >= MEMO_REVIEW:
+            if self.misses > MEMO_MAX_MISS_RATE * (plans.rows - self.since):
+                self.active = False
+                table.clear()
+                plans.steps.clear()  # rebuilt without this memo
+            self.misses = 0
+            self.since = plans.rows
+
+
+def _no_key(known: Mapping[str, Any]) -> tuple[()]:
+    return ()
+
+
+#: entries a memo holds before it is emptied
+MEMO_LIMIT = 2048
+#: misses after which a memo's hit rate is reviewed
+MEMO_REVIEW = 2048
+#: a memo missing on more than this share of the rows since its last review is switched off
+MEMO_MAX_MISS_RATE = 0.6
+
+# a rule's verdict: (failing text or None, entry when it fails or fires, entry when shadowed)
+_Verdict = tuple[str | None, dict[str, Any], dict[str, Any] | None]
+# a fired rule's effects: (fact, value, derived entry) per set, recommendations, cautions
+_Effects = tuple[
+    tuple[tuple[str, Any, dict[str, Any]], ...],
+    tuple[dict[str, Any], ...],
+    tuple[dict[str, Any], ...],
+]
+
+
+class _Plan:
+    """How one rule is evaluated: its memos and the facts that key them."""
+
+    __slots__ = ("rule", "verdicts", "effects", "copy_facts")
+
+    def __init__(self, rule: CompiledRule) -> None:
+        self.rule = rule
+        when_reads = tuple(sorted(rule.when.reads)) if rule.when is not None else ()
+        self.verdicts = {mode: _Memo(when_reads) for mode in TRACE_MODES}
+        action_reads = frozenset().union(*(a.reads for a in rule.actions))
+        self.effects = _Memo(tuple(sorted(action_reads)))
+        # a fact set by one action and read by a later one needs a scratch copy of the facts
+        sets = [i for i, a in enumerate(rule.actions) if isinstance(a, SetFact)]
+        self.copy_facts = bool(sets) and sets[0] < len(rule.actions) - 1
+
+
+# one step of the agenda: rule, verdict memo (None when off), writes, effects memo, copy_facts
+_Step = tuple[CompiledRule, "_Memo | None", frozenset[str], "_Memo | None", bool]
+
+
+class _Plans:
+    """A compiled policy's plans, and the agenda's steps for each trace mode."""
+
+    __slots__ = ("plans", "rows", "blank", "steps")
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.plans = tuple(_Plan(rule) for rule in policy.rules)
+        self.rows = 0
+        names: set[str] = set()
+        for plan in self.plans:
+            names.update(plan.verdicts["none"].names, plan.effects.names)
+        #: every fact a memo key reads, unknown: a row's facts start from it
+        self.blank: dict[str, Any] = dict.fromkeys(sorted(names))
+        self.steps: dict[str, tuple[_Step, ...]] = {}
+
+    def for_mode(self, mode: str) -> tuple[_Step, ...]:
+        steps = self.steps.get(mode)
+        if steps is None:
+            steps = self.steps[mode] = tuple(
+                (
+                    p.rule,
+                    p.verdicts[mode] if p.verdicts[mode].active else None,
+                    p.rule.writes,
+                    p.effects if p.effects.active and p.rule.actions else None,
+                    p.copy_facts,
+                )
+                for p in self.plans
+            )
+        return steps
+
+
+_PLANS: dict[int, tuple[CompiledPolicy, _Plans]] = {}
+
+
+def _plans_for(policy: CompiledPolicy) -> _Plans:
+    found = _PLANS.get(id(policy))
+    if found is None or found[0] is not policy:
+        if len(_PLANS) >= 64:  # policies are few; forget the oldest
+            del _PLANS[next(iter(_PLANS))]
+        found = _PLANS[id(policy)] = (policy, _Plans(policy))
+    return found[1]
+
+
+def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdict:
+    when = rule.when
+    failed = None if when is None else when.check(known)
+    detail = mode != "none"
+    full = mode == "full"
+    conditions: list[dict[str, Any]] = []
+    if failed is not None:
+        if not full or when is None:
+            return failed, _constant_entry(rule.id, "failed", failed if detail else None), None
+        trace(when, known, conditions)
+        entry = {
+            "rule": rule.id,
+            "reason": "failed",
+            "failed_condition": failed,
+            "conditions": conditions,
+        }
+        return failed, entry, None
+    if detail and when is not None:
+        trace(when, known, conditions)
+        fired = {"rule": rule.id, "conditions": conditions}
+    else:
+        fired = _constant_fired(rule.id)
+    if full and when is not None:
+        shadowed = {
+            "rule": rule.id,
+            "reason": "shadowed",
+            "failed_condition": None,
+            "conditions": conditions,
+        }
+    else:
+        shadowed = _constant_entry(rule.id, "shadowed", None)
+    return None, fired, shadowed
+
+
+def _effects(rule: CompiledRule, known: Mapping[str, Any], copy_facts: bool) -> _Effects:
+    facts: Mapping[str, Any] = dict(known) if copy_facts else known
+    sets: list[tuple[str, Any, dict[str, Any]]] = []
+    recommendations: list[dict[str, Any]] = []
+    cautions: list[dict[str, Any]] = []
+    for action in rule.actions:
+        if isinstance(action, SetFact):
+            value = action.fn(facts)
+            if copy_facts:
+                facts[action.fact] = value  # type: ignore[index]
+            entry = {
+                "value": jsonable(value),
+                "rule": rule.id,
+                "inputs": {name: jsonable(facts.get(name)) for name in action.inputs},
+            }
+            sets.append((action.fact, value, entry))
+        elif isinstance(action, Recommend):
+            recommendations.append(recommendation(action, rule, facts))
+        elif isinstance(action, Caution):
+            cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
+    return tuple(sets), tuple(recommendations), tuple(cautions)
+
+
 def run(
     policy: CompiledPolicy,
     facts: Mapping[str, Any],
@@ -99,64 +282,60 @@ def run(
     Returns:
         A dict with ``recommendations``, ``cautions``, ``derived`` and ``trace``.
     """
-    known: dict[str, Any] = dict(facts)
+    plans = _plans_for(policy)
+    plans.rows += 1
+    steps = plans.for_mode(mode)
+    known: dict[str, Any] = dict(plans.blank)
+    known.update(facts)
     set_by: dict[str, str] = {}
     derived: dict[str, Any] = {}
     recommendations: list[dict[str, Any]] = []
     cautions: list[dict[str, Any]] = []
     fired: list[dict[str, Any]] = []
     not_fired: list[dict[str, Any]] = []
-    detail = mode != "none"
-    full = mode == "full"
-    for rule in policy.rules:
-        when = rule.when
-        failed = None if when is None else when.check(known)
-        shadowed = (
-            failed is None and bool(rule.writes) and not set_by.keys().isdisjoint(rule.writes)
-        )
+    for rule, verdicts, writes, effects_memo, copy_facts in steps:
+        if verdicts is not None:
+            key = verdicts.key(known)
+            verdict = verdicts.table.get(key)
+            if verdict is None:
+                verdict = _verdict(rule, known, mode)
+                verdicts.store(key, verdict, plans)
+        else:
+            verdict = _verdict(rule, known, mode)
+        failed, entry, shadow_entry = verdict
+        shadowed = failed is None and bool(writes) and not set_by.keys().isdisjoint(writes)
         if listener is not None:
             listener(
                 rule,
                 "shadowed" if shadowed else "fired" if failed is None else "failed",
-                dict(known),
+                {k: v for k, v in known.items() if v is not None or k in facts or k in set_by},
             )
-        if shadowed or failed is not None:
-            reason = "shadowed" if shadowed else "failed"
-            shown = failed if detail else None
-            if not full or when is None:
-                not_fired.append(_constant_entry(rule.id, reason, shown))
-                continue
-            conditions: list[dict[str, Any]] = []
-            trace(when, known, conditions)
-            not_fired.append(
-                {
-                    "rule": rule.id,
-                    "reason": reason,
-                    "failed_condition": shown,
-                    "conditions": conditions,
-                }
-            )
+        if failed is not None:
+            not_fired.append(entry)
             continue
-        if detail and when is not None:
-            conditions = []
-            trace(when, known, conditions)
-            fired.append({"rule": rule.id, "conditions": conditions})
+        if shadowed:
+            not_fired.append(shadow_entry)  # type: ignore[arg-type]
+            continue
+        fired.append(entry)
+        if effects_memo is not None:
+            key = effects_memo.key(known)
+            effects = effects_memo.table.get(key)
+            if effects is None:
+                effects = _effects(rule, known, copy_facts)
+                effects_memo.store(key, effects, plans)
+        elif rule.actions:
+            effects = _effects(rule, known, copy_facts)
         else:
-            fired.append(_constant_fired(rule.id))
-        for action in rule.actions:
-            if isinstance(action, SetFact):
-                value = action.fn(known)
-                known[action.fact] = value
-                set_by[action.fact] = rule.id
-                derived[action.fact] = {
-                    "value": jsonable(value),
-                    "rule": rule.id,
-                    "inputs": {name: jsonable(known.get(name)) for name in action.inputs},
-                }
-            elif isinstance(action, Recommend):
-                recommendations.append(recommendation(action, rule, known))
-            elif isinstance(action, Caution):
-                cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
+            continue
+        sets, recs, warns = effects
+        for fact, value, derived_entry in sets:
+            known[fact] = value
+            set_by[fact] = rule.id
+            derived[fact] = derived_entry
+        if recs:
+            recommendations.extend(recs)
+        if warns:
+            cautions.extend(warns)
     return {
         "recommendations": recommendations,
         "cautions": cautions,

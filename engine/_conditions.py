@@ -65,6 +65,9 @@ def elapsed(
 
 UNIT_WORDS = {"days": "days", "hours": "hours", "weeks": "weeks", "business_days": "business days"}
 
+# business days depend on the country's public holidays
+_COUNTRY = {unit: frozenset({"country"} if unit == "business_days" else ()) for unit in UNIT_WORDS}
+
 
 _PLAIN = (str, int, bool, type(None))
 
@@ -692,7 +695,8 @@ def _subject(
             s, now = sf(f), f.get("as_of")
             return None if s is None or now is None else elapsed(s, now, unit, f.get("country"))
 
-        return "number", since, f"{UNIT_WORDS[unit]} since {raw}", start.reads | {"as_of"}
+        reads = start.reads | {"as_of"} | _COUNTRY[unit]
+        return "number", since, f"{UNIT_WORDS[unit]} since {raw}", reads
     # elapsed
     if not isinstance(raw, dict) or set(raw) != {"from", "to"}:
         raise ConditionError(
@@ -716,7 +720,7 @@ def _subject(
         "number",
         between,
         f"{UNIT_WORDS[unit]} from {raw['from']} to {raw['to']}",
-        a.reads | b.reads,
+        a.reads | b.reads | _COUNTRY[unit],
     )
 
 
