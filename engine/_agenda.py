@@ -94,7 +94,7 @@ class _Memo:
     changed (decisions hand out copies).
     """
 
-    __slots__ = ("names", "key", "table", "misses", "since", "active")
+    __slots__ = ("active", "key", "misses", "names", "since", "table")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
@@ -146,7 +146,7 @@ _Effects = tuple[
 class _Plan:
     """How one rule is evaluated: its memos and the facts that key them."""
 
-    __slots__ = ("rule", "verdicts", "effects", "copy_facts")
+    __slots__ = ("copy_facts", "effects", "rule", "verdicts")
 
     def __init__(self, rule: CompiledRule) -> None:
         self.rule = rule
@@ -166,7 +166,7 @@ _Step = tuple[CompiledRule, "_Memo | None", frozenset[str], "_Memo | None", bool
 class _Plans:
     """A compiled policy's plans, and the agenda's steps for each trace mode."""
 
-    __slots__ = ("plans", "rows", "blank", "steps")
+    __slots__ = ("blank", "plans", "rows", "steps")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.plans = tuple(_Plan(rule) for rule in policy.rules)
@@ -253,7 +253,9 @@ def _effects(rule: CompiledRule, known: Mapping[str, Any], copy_facts: bool) -> 
             entry = {
                 "value": jsonable(value),
                 "rule": rule.id,
-                "inputs": {name: jsonable(facts.get(name)) for name in action.inputs},
+                "inputs": dict(
+                    zip(action.inputs, map(jsonable, map(facts.get, action.inputs)), strict=True)
+                ),
             }
             sets.append((action.fact, value, entry))
         elif isinstance(action, Recommend):

@@ -8,12 +8,11 @@ matched. Evaluation never re-validates anything.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import itertools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 from typing import Any
@@ -77,10 +76,11 @@ class SetFact:
     pointer: str
     kind = "set"
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """The facts it reads, sorted: recorded with the value for auditors."""
-        return _sorted_reads(self.reads)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(sorted(self.reads)))
+
+    #: the facts it reads, sorted: recorded with the value for auditors
+    inputs: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,6 @@ class CompiledPolicy:
     templates: Mapping[str, Mapping[str, Any]]
     rules: tuple[CompiledRule, ...]  # in schedule (match) order
     writers: Mapping[str, tuple[str, ...]]  # derived fact -> rule ids, highest salience first
-
-
-@functools.lru_cache(maxsize=1024)
-def _sorted_reads(reads: frozenset[str]) -> tuple[str, ...]:
-    return tuple(sorted(reads))
 
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")

@@ -69,13 +69,26 @@ UNIT_WORDS = {"days": "days", "hours": "hours", "weeks": "weeks", "business_days
 _COUNTRY = {unit: frozenset({"country"} if unit == "business_days" else ()) for unit in UNIT_WORDS}
 
 
-_PLAIN = (str, int, bool, type(None))
+_PLAIN = frozenset((str, int, bool, type(None)))
+_ISO: dict[datetime, str] = {}  # date-times recur within a cohort: format each once
 
 
 def jsonable(value: Any) -> Any:
     """A value as it appears in decisions and explanations."""
-    if type(value) in _PLAIN:
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is datetime:
+        text = _ISO.get(value)
+        if text is None:
+            if len(_ISO) >= 8192:
+                _ISO.clear()
+            text = _ISO[value] = value.isoformat(
+                timespec="seconds" if value.microsecond == 0 else "microseconds"
+            )
+        return text
+    if kind is date:
+        return value.isoformat()
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
     if isinstance(value, date):

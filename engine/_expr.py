@@ -17,6 +17,7 @@ Grammar::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -453,6 +454,9 @@ def _compile_arith(n: Node, env: Env) -> tuple[str, Fn]:
 
         return "number", num
     if lt == "moment" and rt == "duration":
+        direct = _moved(lf, n.args[1], env, sign)
+        if direct is not None:
+            return "moment", direct
 
         def moved(f: Mapping[str, Any]) -> Any:
             a, b = lf(f), rf(f)
@@ -476,6 +480,67 @@ def _compile_arith(n: Node, env: Env) -> tuple[str, Fn]:
     raise ExprError(
         f"cannot compute {_type_words(lt)} {op} {_type_words(rt)}", n.offset, "type-mismatch", hint
     )
+
+
+_DAY = timedelta(days=1)
+
+
+def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
+    """``moment +/- N unit`` without building a Duration per evaluation; same results as ``shift``.
+
+    None when the span is not a plain ``N unit`` (e.g. a sum of spans).
+    """
+    if span.kind != "unit":
+        return None
+    unit = span.value
+    st, inner = _compile(span.args[0], env)
+    if st != "number":  # pragma: no cover - rejected by _compile_unit already
+        return None
+    constant = span.args[0].kind in ("num", "param")
+    if unit == "business_days":
+        if constant:
+            count = sign * int(inner({}))
+
+            def moved_business(f: Mapping[str, Any]) -> Any:
+                a = lf(f)
+                return None if a is None else cal.add_business_days(a, count, f.get("country"))
+
+            return moved_business
+
+        def moved_business_by(f: Mapping[str, Any]) -> Any:
+            a, v = lf(f), inner(f)
+            if a is None or v is None:
+                return None
+            return cal.add_business_days(a, sign * int(v), f.get("country"))
+
+        return moved_business_by
+    scale = {"hours": timedelta(hours=1), "days": _DAY, "weeks": timedelta(weeks=1)}[unit] * sign
+    if constant:
+        delta = scale * inner({})
+        if delta % _DAY == timedelta(0):  # a date stays a date, a date-time keeps its time
+
+            def moved_days(f: Mapping[str, Any]) -> Any:
+                a = lf(f)
+                return None if a is None else a + delta
+
+            return moved_days
+
+        def moved_time(f: Mapping[str, Any]) -> Any:
+            a = lf(f)
+            return None if a is None else as_datetime(a) + delta
+
+        return moved_time
+
+    def moved_by(f: Mapping[str, Any]) -> Any:
+        a, v = lf(f), inner(f)
+        if a is None or v is None:
+            return None
+        d = scale * v
+        if type(a) is date and d % _DAY == timedelta(0):
+            return a + d
+        return as_datetime(a) + d
+
+    return moved_by
 
 
 def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
@@ -556,7 +621,9 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
 
         def hol(f: Mapping[str, Any]) -> Any:
             x, y = a(f), b(f)
-            return None if x is None or y is None else cal.holidays_between(x, y, f.get("country"))
+            if x is None or y is None:
+                return None
+            return _holidays_between(_day(x), _day(y), f.get("country"))
 
         return "number", hol
     if name == "slowdown_days":
@@ -574,12 +641,19 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
         calendar = env.calendars[args[0].value]
         a, b = typed(1, "moment"), typed(2, "moment")
         windows, match = calendar.windows, calendar.match_fact
+        seen: dict[tuple[date, date, str | None], int] = {}  # the result only depends on days
 
         def slow(f: Mapping[str, Any]) -> Any:
             x, y = a(f), b(f)
             if x is None or y is None:
                 return None
-            return cal.slowdown_days(windows, x, y, f.get(match) if match else None)
+            key = (_day(x), _day(y), f.get(match) if match else None)
+            found = seen.get(key)
+            if found is None:
+                if len(seen) >= 4096:
+                    seen.clear()
+                found = seen[key] = cal.slowdown_days(windows, key[0], key[1], key[2])
+            return found
 
         return "number", slow
     from ._errors import did_you_mean
@@ -590,6 +664,15 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
         "unknown-function",
         did_you_mean(name, FUNCTIONS),
     )
+
+
+def _day(moment: date | datetime) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+@functools.lru_cache(maxsize=8192)
+def _holidays_between(start: date, end: date, country: str | None) -> int:
+    return cal.holidays_between(start, end, country)
 
 
 def describe_error(source: object, exc: ExprError) -> str:

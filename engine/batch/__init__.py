@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ._checkpoint import CheckpointMismatch, OutputError
 from ._job import BatchJob, PolicyRef, load_evaluator
+from ._pool import PoolExecutor, WorkerDied
 from ._readers import (
     INPUT_FORMATS,
     InputSpec,
@@ -26,7 +27,6 @@ from ._runner import (
     Executor,
     InlineExecutor,
     Pending,
-    PoolExecutor,
     Progress,
     default_as_of,
     run_batch,
@@ -54,6 +54,7 @@ __all__ = [
     "RawChunk",
     "RowError",
     "UnreadableInput",
+    "WorkerDied",
     "coerce_cells",
     "decode_row",
     "default_as_of",

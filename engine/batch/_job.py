@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,10 @@ class Decision(Protocol):
 
     @property
     def fired(self) -> list[str]: ...
+
+    def view(self) -> Mapping[str, Any]:
+        """The decision's content (``to_dict``'s shape), read-only and not copied."""
+        ...
 
     def to_json(self) -> str: ...
 

@@ -8,18 +8,15 @@ any number of workers.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
 import resource
-import signal
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import islice
 from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
@@ -32,8 +29,9 @@ from ._checkpoint import (
     remove_quietly,
 )
 from ._job import BatchJob, load_evaluator
+from ._pool import PoolExecutor
 from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
-from ._worker import ChunkResult, evaluate_chunk
+from ._worker import ChunkResult, decode_id, encode_id, evaluate_chunk
 from ._writers import csv_header
 
 __all__ = [
@@ -214,43 +212,6 @@ class InlineExecutor:
         return None
 
 
-def _init_worker(job: BatchJob) -> None:
-    # Ctrl-C reaches the whole process group; only the main process handles
-    # it, so a worker never dies half-way through a chunk on its own.
-    # A forked worker also inherits the parent's SIGTERM handler; terminate()
-    # must simply end it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    load_evaluator(job.policy)
-
-
-class _AsyncPending:
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-
-    def result(self) -> ChunkResult:
-        value: ChunkResult = self._handle.get()
-        return value
-
-
-class PoolExecutor:
-    """Evaluates chunks in ``workers`` processes, each compiling the policy once."""
-
-    def __init__(self, workers: int, job: BatchJob) -> None:
-        self.window = workers * 3
-        self._pool = multiprocessing.get_context().Pool(workers, _init_worker, (job,))
-
-    def submit(self, job: BatchJob, chunk: RawChunk) -> Pending:
-        return _AsyncPending(self._pool.apply_async(evaluate_chunk, (job, chunk)))
-
-    def shutdown(self, cancel: bool) -> None:
-        if cancel:
-            self._pool.terminate()
-        else:
-            self._pool.close()
-        self._pool.join()
-
-
 # --- the run -----------------------------------------------------------------
 
 
@@ -283,27 +244,13 @@ def _fingerprint(
     }
 
 
-def _id_hash(applicant_id: str) -> int:
-    return hash(applicant_id)
+def _id_line(applicant_id: str) -> bytes:
+    """The id's line in the ids file (without its newline): what the duplicate check hashes."""
+    return encode_id(applicant_id)[:-1].encode("utf-8", "surrogateescape")
 
 
-def _encode_id(aid: str | None) -> str:
-    """One line of the ids file: "" for no id, the id itself, or JSON when it needs quoting."""
-    if aid is None:
-        return "\n"
-    if not aid or aid[0] == '"' or "\n" in aid or "\r" in aid:
-        return json.dumps(aid) + "\n"
-    return aid + "\n"
-
-
-def _decode_id(line: bytes) -> str | None:
-    if not line:
-        return None
-    text = line.decode("utf-8", "surrogateescape")
-    if text[0] == '"':
-        value: str = json.loads(text)
-        return value
-    return text
+# How many ids-file lines a resume hashes at a time.
+_RESTORE_BATCH = 10_000
 
 
 class _Run:
@@ -335,20 +282,31 @@ class _Run:
         self.ids_bytes = cp.ids_bytes
         self.counters.update(cp.counters)
         self.duplicates = {k: list(v) for k, v in cp.duplicates.items()}
-        for line in id_lines:
-            self._note_id(_decode_id(line.rstrip(b"\n")), None)
+        while batch := [line.rstrip(b"\n") for line in islice(id_lines, _RESTORE_BATCH)]:
+            self._note_ids(batch, None)
 
-    def _note_id(self, aid: str | None, row: int | None) -> None:
-        if aid is None:
-            self.order.append(0)
+    def _note_ids(self, lines: Sequence[bytes], first_row: int | None) -> None:
+        """Add rows' ids (ids-file lines, b"" for none) to the duplicate check.
+
+        ``first_row`` is the row number of ``lines[0]``; None while resuming,
+        when the duplicates found so far come from the checkpoint.
+        """
+        hashes = list(map(hash, lines))  # hash(b"") == 0: a row without an id
+        self.order.extend(hashes)
+        seen = self.seen
+        if b"" not in lines and len(set(hashes)) == len(hashes) and seen.isdisjoint(hashes):
+            seen.update(hashes)  # the usual case: no repeat, in C
             return
-        h = _id_hash(aid)
-        self.order.append(h)
-        if h in self.seen:
-            if row is not None:
-                self.duplicates.setdefault(aid, []).append(row)
-        else:
-            self.seen.add(h)
+        for index, (line, h) in enumerate(zip(lines, hashes, strict=True)):
+            if not line:
+                continue
+            if h in seen:
+                if first_row is not None:
+                    aid = decode_id(line)
+                    if aid is not None:
+                        self.duplicates.setdefault(aid, []).append(first_row + index)
+            else:
+                seen.add(h)
 
     def commit(self, result: ChunkResult) -> None:
         self.consistent = False
@@ -378,14 +336,19 @@ class _Run:
                 for _, line, _ in errors:
                     self.on_error(line)
             self.counters.update(f"e|{code}" for _, _, codes in errors for code in codes)
-        self.counters.update(chain.from_iterable(result.keys[:count]))
-        first = result.first_row
-        ids = result.ids
-        for index in range(count):
-            self._note_id(ids[index], first + index)
+        # segment k counts the decided rows before failed row k: a chunk cut
+        # right after failed row k adds segments 0..k, a whole chunk all of them
+        segments = result.counters if count == result.count else result.counters[: len(errors)]
+        for segment in segments:
+            self.counters.update(segment)
+        lines = result.id_lines.split(b"\n")
+        del lines[count:]
+        self._note_ids(lines, result.first_row)
         if self.ids is not None:
-            data = "".join(_encode_id(aid) for aid in ids[:count]).encode(
-                "utf-8", "surrogateescape"
+            data = (
+                result.id_lines
+                if count == result.count
+                else b"".join(line + b"\n" for line in lines)
             )
             self.ids.write(data)
             self.ids_bytes += len(data)
@@ -400,7 +363,7 @@ class _Run:
         """Duplicates with the row of their first occurrence added."""
         if not self.duplicates:
             return {}
-        wanted = {_id_hash(aid): aid for aid in self.duplicates}
+        wanted = {hash(_id_line(aid)): aid for aid in self.duplicates}
         firsts: dict[str, int] = {}
         for index, h in enumerate(self.order):
             if h in wanted and wanted[h] not in firsts:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from .._errors import FactsError, Problem
 from .._facts import FACT_KINDS
-from ._job import BatchJob, Decision, load_evaluator
+from ._job import BatchJob, load_evaluator
 from ._readers import InputSpec, RawChunk, read_chunks
 from ._writers import csv_row, next_recommendation
 
@@ -25,32 +29,69 @@ __all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk"]
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 _ID_IN_TEXT = re.compile(rb'"applicant_id"\s*:\s*"?([^",}]*)')
+_RULE = itemgetter("rule")
+
+
+def encode_id(aid: str | None) -> str:
+    """One line of the ids file: "" for no id, the id itself, or JSON when it needs quoting.
+
+    The encoding is one-to-one, so equal lines mean equal ids.
+    """
+    if aid is None:
+        return "\n"
+    if not aid or aid[0] == '"' or "\n" in aid or "\r" in aid:
+        return json.dumps(aid) + "\n"
+    return aid + "\n"
+
+
+def decode_id(line: bytes) -> str | None:
+    """The applicant_id of one ids-file line (without its newline)."""
+    if not line:
+        return None
+    text = line.decode("utf-8", "surrogateescape")
+    if text[0] == '"':
+        value: str = json.loads(text)
+        return value
+    return text
 
 
 @dataclass
 class ChunkResult:
     """The rendered outcome of one chunk, in row order.
 
+    Everything per row is packed (bytes, or counts per chunk), so sending a
+    result from a worker and taking it in costs little besides its output bytes.
+
     Attributes:
         first_row: 1-based row number of the first row.
         data: the output lines of the chunk, UTF-8 (nothing for a row that failed).
         ends: per row, the offset in ``data`` where its line ends.
         errors: (index in chunk, JSON error line, problem codes) per failed row.
-        ids: each row's applicant_id, or None when unreadable.
-        keys: per row, the summary counters it adds to ("a|action|status",
-            "n|action|status" for the next action or "n|" for none, "r|rule").
+        id_lines: per row, its applicant_id as one line of the ids file
+            (``encode_id``: an empty line when there is none), UTF-8.
+        counters: the summary counters the decided rows add to ("a|action|status",
+            "n|action|status" for the next action or "n|" for none, "r|rule"),
+            in ``len(errors) + 1`` segments: segment k counts the decided rows
+            before failed row k (and after failed row k-1), the last one those
+            after the last failed row. A run stopped by ``--max-errors`` right
+            after failed row k thus adds exactly segments 0..k.
     """
 
     first_row: int
     data: bytes = b""
     ends: list[int] = field(default_factory=list)
     errors: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
-    ids: list[str | None] = field(default_factory=list)
-    keys: list[tuple[str, ...]] = field(default_factory=list)
+    id_lines: bytes = b""
+    counters: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.ends)
+
+    @property
+    def ids(self) -> list[str | None]:
+        """Each row's applicant_id, or None when there is none or it is unreadable."""
+        return [decode_id(line) for line in self.id_lines.split(b"\n")[: self.count]]
 
     def prefix(self, count: int) -> bytes:
         """The output of the first ``count`` rows."""
@@ -137,6 +178,40 @@ def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
     return facts
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _inexact(value: Any) -> bool:
+    """Whether ``value`` holds a float: orjson turns integers beyond 64 bits into
+    floats where ``json`` keeps them exact, so such a row is parsed again by ``json``."""
+    if isinstance(value, dict):
+        value = value.values()
+    for item in value:
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind is float or (kind in (dict, list) and _inexact(item)):
+            return True
+    return False
+
+
+def _loads(item: Any) -> Any:
+    """``json.loads(item)``, the same value or exception, mostly done by orjson (2-3x faster).
+
+    orjson rejects everything json does and a few things it accepts (NaN,
+    lone surrogates, numbers out of range, UTF-16): any row orjson rejects,
+    and any row with a float, is parsed by ``json``, which gives the
+    result, or the exception and its message, exactly as before.
+    """
+    try:
+        value = orjson.loads(item)
+    except orjson.JSONDecodeError:
+        return json.loads(item)
+    if type(value) is not dict or _inexact(value):
+        return json.loads(item)
+    return value
+
+
 def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str, Any]:
     """Turn one raw row of ``kind`` into a facts mapping.
 
@@ -145,7 +220,7 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
     """
     if kind == "jsonl":
         try:
-            value = json.loads(item)
+            value = _loads(item)
         except UnicodeDecodeError as exc:
             raise RowError(
                 Problem(
@@ -222,13 +297,36 @@ def _error_line(
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
-def _keys(decision: Decision) -> tuple[str, ...]:
-    recs = decision.recommendations
-    keys = [f"a|{rec.get('action')}|{rec.get('status')}" for rec in recs]
-    keys.extend(f"r|{rule}" for rule in decision.fired)
-    nxt = next_recommendation(recs)
-    keys.append(f"n|{nxt.get('action')}|{nxt.get('status')}" if nxt is not None else "n|")
-    return tuple(keys)
+class _Tally:
+    """The summary counters of decided rows, counted as raw values and named once."""
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[Any, Any]] = []
+        self.rules: list[Any] = []
+        self.nexts: list[tuple[Any, Any] | None] = []
+
+    def add(self, view: Mapping[str, Any]) -> None:
+        recs = view["recommendations"]
+        actions = [(rec.get("action"), rec.get("status")) for rec in recs]
+        rules = list(map(_RULE, view["trace"]["fired"]))
+        nxt = next_recommendation(recs)
+        # counted only once nothing can fail, so a row is counted whole or not at all
+        self.actions += actions
+        self.rules += rules
+        self.nexts.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
+
+    def take(self) -> dict[str, int]:
+        """The counters so far by name ("a|action|status", "r|rule", "n|..."), then start over."""
+        counts: dict[str, int] = {}
+        for (action, status), n in Counter(self.actions).items():
+            counts[f"a|{action}|{status}"] = n
+        for rule, n in Counter(self.rules).items():
+            counts[f"r|{rule}"] = n
+        for nxt, n in Counter(self.nexts).items():
+            key = f"n|{nxt[0]}|{nxt[1]}" if nxt is not None else "n|"
+            counts[key] = n
+        self.actions, self.rules, self.nexts = [], [], []
+        return counts
 
 
 def _items(chunk: RawChunk) -> list[Any]:
@@ -239,24 +337,28 @@ def _items(chunk: RawChunk) -> list[Any]:
 
 def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
     """Decode, evaluate and render every row of ``chunk``."""
-    policy = load_evaluator(job.policy)
+    evaluate = load_evaluator(job.policy).evaluate
+    as_of, trace = job.as_of, job.trace
+    kind, header = chunk.kind, chunk.header
     result = ChunkResult(chunk.first_row)
     csv_out = job.output_format == "csv"
     items = _items(chunk)
     out: list[bytes] = []
+    ids: list[str] = []
+    tally = _Tally()
     ends = result.ends
     end = 0
     for index, item in enumerate(items):
         facts: dict[str, Any] | None = None
         try:
-            facts = decode_row(chunk.kind, item, chunk.header)
-            decision = policy.evaluate(facts, as_of=job.as_of, trace=job.trace)
+            facts = decode_row(kind, item, header)
+            decision = evaluate(facts, as_of=as_of, trace=trace)
             text = csv_row(decision).encode("utf-8") if csv_out else decision.to_bytes() + b"\n"
+            tally.add(decision.view())
             out.append(text)
             end += len(text)
             ends.append(end)
-            result.ids.append(decision.applicant_id)
-            result.keys.append(_keys(decision))
+            ids.append(encode_id(decision.applicant_id))
             continue
         except RowError as exc:
             problems: tuple[Problem, ...] = exc.problems
@@ -276,9 +378,11 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
             )
         )
         ends.append(end)
-        result.ids.append(applicant_id)
-        result.keys.append(())
+        ids.append(encode_id(applicant_id))
+        result.counters.append(tally.take())
+    result.counters.append(tally.take())
     result.data = b"".join(out)
+    result.id_lines = "".join(ids).encode("utf-8", "surrogateescape")
     return result
 
 

@@ -75,13 +75,14 @@ def csv_header() -> str:
 
 def csv_row(decision: Decision) -> str:
     """One decision as a CSV line (with its line ending), cells neutralised."""
-    recs = decision.recommendations
+    view = decision.view()  # read only: nothing here changes it
+    recs = view["recommendations"]
     nxt = next_recommendation(recs) or {}
     by_action: dict[str, str] = {}
     for rec in recs:
         by_action.setdefault(str(rec.get("action")), _text(rec.get("status")))
     codes = []
-    for caution in decision.cautions:
+    for caution in view["cautions"]:
         code = (
             caution.get("code") or caution.get("rule") if isinstance(caution, Mapping) else caution
         )

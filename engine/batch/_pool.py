@@ -1,0 +1,213 @@
+"""Worker processes for the local batch, each with its own pipes.
+
+``multiprocessing.Pool`` costs the main process about 20 µs per row on a
+cohort: its worker-handler thread also waits on the shared result pipe, so it
+wakes up for every 64 KiB of a result (a chunk's decisions are megabytes) and
+runs Python each time. Here each worker has a task pipe and a result pipe of
+its own; only the main thread reads results, each result in a few large reads,
+and a sender thread feeds the task pipes so the main thread never blocks on a
+busy worker (a worker that is sending a result cannot read its next task).
+
+A chunk goes to the worker with the fewest chunks outstanding; each worker
+evaluates its chunks in the order given, and results are taken in the order
+submitted, so the output does not depend on which worker did what.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import multiprocessing
+import pickle
+import queue
+import signal
+import threading
+from collections import deque
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .._errors import FollowupError
+from ._job import BatchJob, load_evaluator
+from ._readers import RawChunk
+from ._worker import ChunkResult, evaluate_chunk
+
+__all__ = ["PoolExecutor", "WorkerDied", "init_worker"]
+
+# A result pipe this large takes a chunk's result in a few reads instead of
+# one per 64 KiB (Linux; 1 MiB is the unprivileged maximum by default).
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class WorkerDied(FollowupError):
+    """A worker process ended without sending back a chunk it was given."""
+
+
+def init_worker(job: BatchJob) -> None:
+    """Prepare a worker process: signals, the compiled policy, a frozen heap."""
+    # Ctrl-C reaches the whole process group; only the main process handles
+    # it, so a worker never dies half-way through a chunk on its own.
+    # A forked worker also inherits the parent's SIGTERM handler; terminate()
+    # must simply end it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    load_evaluator(job.policy)
+    # The compiled policy lives as long as the process: keep it out of the
+    # collector's full passes (and, when forked, its pages shared).
+    gc.freeze()
+
+
+def _widen(conn: Connection) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc``, or a plain FollowupError naming it when it would not survive pickling."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return FollowupError(f"a worker failed: {exc!r}")
+    return exc
+
+
+def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: list[Any]) -> None:
+    """A worker's loop: evaluate each chunk received, send back its result."""
+    for conn in inherited:  # the main process's ends: so EOF means the main process is gone
+        conn.close()
+    failed: BaseException | None = None
+    try:
+        init_worker(job)
+    except Exception as exc:  # reported with the first chunk, like any failure
+        failed = exc
+    while True:
+        try:
+            task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_job, chunk = task
+        reply: tuple[bool, Any]
+        try:
+            if failed is not None:
+                raise failed
+            reply = (True, evaluate_chunk(task_job, chunk))
+        except Exception as exc:
+            reply = (False, _portable(exc))
+        try:
+            results.send(reply)
+        except OSError:  # the main process is gone
+            return
+
+
+class _Pending:
+    __slots__ = ("_executor", "_ok", "_value", "done", "worker")
+
+    def __init__(self, executor: PoolExecutor, worker: _Worker) -> None:
+        self._executor = executor
+        self.worker = worker
+        self.done = False
+        self._ok = True
+        self._value: Any = None
+
+    def set(self, ok: bool, value: Any) -> None:
+        self._ok, self._value, self.done = ok, value, True
+
+    def result(self) -> ChunkResult:
+        if not self.done:
+            self._executor._collect(self)
+        value, self._value = self._value, None
+        if not self._ok:
+            raise value
+        result: ChunkResult = value
+        return result
+
+
+class _Worker:
+    def __init__(self, ctx: Any, job: BatchJob, inherited: list[Any]) -> None:
+        task_reader, self.tasks = ctx.Pipe(duplex=False)
+        self.results, result_writer = ctx.Pipe(duplex=False)
+        _widen(result_writer)
+        self.process = ctx.Process(
+            target=_serve,
+            args=(job, task_reader, result_writer, [*inherited, self.tasks, self.results]),
+            daemon=True,
+        )
+        self.process.start()
+        task_reader.close()
+        result_writer.close()
+        self.outstanding: deque[_Pending] = deque()  # sent, result not yet received
+
+
+class PoolExecutor:
+    """Evaluates chunks in ``workers`` processes, each compiling the policy once."""
+
+    def __init__(self, workers: int, job: BatchJob) -> None:
+        self.window = workers * 3
+        ctx = multiprocessing.get_context()
+        self._workers: list[_Worker] = []
+        ends: list[Any] = []
+        try:
+            for _ in range(workers):
+                worker = _Worker(ctx, job, ends)
+                ends += [worker.tasks, worker.results]
+                self._workers.append(worker)
+        except BaseException:
+            self.shutdown(cancel=True)
+            raise
+        self._outbox: queue.SimpleQueue[tuple[_Worker, Any] | None] = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_all, name="batch-sender", daemon=True)
+        self._sender.start()
+
+    def _send_all(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            worker, task = item
+            # A worker that died is found out by the main thread when its result is due.
+            with contextlib.suppress(OSError, ValueError):
+                worker.tasks.send(task)
+
+    def submit(self, job: BatchJob, chunk: RawChunk) -> _Pending:
+        worker = min(self._workers, key=lambda w: len(w.outstanding))
+        pending = _Pending(self, worker)
+        worker.outstanding.append(pending)
+        self._outbox.put((worker, (job, chunk)))
+        return pending
+
+    def _collect(self, wanted: _Pending) -> None:
+        """Receive results as workers send them until ``wanted``'s has come."""
+        while not wanted.done:
+            busy = {w.results: w for w in self._workers if w.outstanding}
+            ready = wait([*busy, *(w.process.sentinel for w in busy.values())])
+            for worker in busy.values():
+                if worker.results in ready or worker.process.sentinel in ready:
+                    self._receive(worker)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            ok, value = worker.results.recv()
+        except (EOFError, OSError) as exc:
+            worker.process.join(1)
+            raise WorkerDied(
+                f"worker process {worker.process.pid} ended unexpectedly "
+                f"(exit code {worker.process.exitcode})"
+            ) from exc
+        worker.outstanding.popleft().set(ok, value)
+
+    def shutdown(self, cancel: bool) -> None:
+        sender = getattr(self, "_sender", None)
+        if cancel:
+            for worker in self._workers:
+                if worker.process.is_alive():
+                    worker.process.terminate()
+        elif sender is not None:
+            for worker in self._workers:
+                self._outbox.put((worker, None))
+        if sender is not None:
+            self._outbox.put(None)
+            sender.join(5 if cancel else None)
+        for worker in self._workers:
+            worker.process.join()
+            worker.tasks.close()
+            worker.results.close()
