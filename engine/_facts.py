@@ -313,16 +313,27 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
     kind = spec.kind
     if kind in ("date", "datetime"):
         date_only = kind == "date"
+        # the same dates recur across a cohort: parse each text once (this also
+        # hands equal moments out as one object, whose hash is then computed once)
+        parsed: dict[str, date] = {}
 
         def moment(value: Any) -> Any:
             if type(value) is str:
+                found = parsed.get(value)
+                if found is not None:
+                    return found
                 try:
                     if len(value) == 10:
-                        return _in_years(date.fromisoformat(value))
-                    if not date_only:
-                        return _in_years(datetime.fromisoformat(value))
+                        found = _in_years(date.fromisoformat(value))
+                    elif not date_only:
+                        found = _in_years(datetime.fromisoformat(value))
                 except ValueError:
                     pass
+                if found is not None:
+                    if len(parsed) >= 65536:
+                        parsed.clear()
+                    parsed[value] = found
+                    return found
             return _check(spec, value)
 
         return moment
@@ -364,7 +375,20 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
             raise _Bad
 
         return whole
-    # lists, zones, countries and ids are rarer or need more care: the general path
+    if kind in ("timezone", "country"):
+        # a valid zone or country once is valid always: remember the texts that passed
+        valid: set[str] = set()
+
+        def known_text(value: Any) -> Any:
+            if type(value) is str and value in valid:
+                return value
+            checked = _check(spec, value)
+            if type(value) is str and checked == value and len(valid) < 4096:
+                valid.add(value)
+            return checked
+
+        return known_text
+    # lists and ids need more care: the general path
     return lambda value: _check(spec, value)
 
 
