@@ -117,7 +117,7 @@ class PartFile:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self.size = resume_at or 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         self._fh.write(data)
         self.size += len(data)
 

@@ -7,6 +7,8 @@ runs Python each time. Here each worker has a task pipe and a result pipe of
 its own; only the main thread reads results, each result in a few large reads,
 and a sender thread feeds the task pipes so the main thread never blocks on a
 busy worker (a worker that is sending a result cannot read its next task).
+A result's output bytes are not pickled: they follow its (small) pickled
+header raw on the pipe and are read straight into one buffer.
 
 A chunk goes to the worker with the fewest chunks outstanding; each worker
 evaluates its chunks in the order given, and results are taken in the order
@@ -19,6 +21,7 @@ import contextlib
 import fcntl
 import gc
 import multiprocessing
+import os
 import pickle
 import queue
 import signal
@@ -72,6 +75,23 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytearray:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    while view:
+        got = os.readv(fd, [view])
+        if not got:
+            raise EOFError
+        view = view[got:]
+    return buffer
+
+
 def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: list[Any]) -> None:
     """A worker's loop: evaluate each chunk received, send back its result."""
     for conn in inherited:  # the main process's ends: so EOF means the main process is gone
@@ -89,15 +109,19 @@ def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: lis
         if task is None:
             return
         task_job, chunk = task
-        reply: tuple[bool, Any]
+        reply: tuple[bool, Any, int]
+        data: bytes | bytearray = b""
         try:
             if failed is not None:
                 raise failed
-            reply = (True, evaluate_chunk(task_job, chunk))
+            result = evaluate_chunk(task_job, chunk)
+            data, result.data = result.data, b""
+            reply = (True, result, len(data))
         except Exception as exc:
-            reply = (False, _portable(exc))
+            reply = (False, _portable(exc), 0)
         try:
             results.send(reply)
+            _write_all(results.fileno(), data)
         except OSError:  # the main process is gone
             return
 
@@ -186,7 +210,9 @@ class PoolExecutor:
 
     def _receive(self, worker: _Worker) -> None:
         try:
-            ok, value = worker.results.recv()
+            ok, value, size = worker.results.recv()
+            if size:
+                value.data = _read_exactly(worker.results.fileno(), size)
         except (EOFError, OSError) as exc:
             worker.process.join(1)
             raise WorkerDied(

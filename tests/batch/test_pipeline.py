@@ -1,0 +1,315 @@
+"""The batch pipeline outside the engine: decoding, per-chunk counters, ids, worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from followup.engine import load_policy
+from followup.engine.batch import (
+    BatchJob,
+    BatchOptions,
+    InputSpec,
+    PolicyRef,
+    PoolExecutor,
+    RawChunk,
+    WorkerDied,
+    decode_row,
+    evaluate_chunk,
+    read_chunks,
+    run_batch,
+)
+from followup.engine.batch._runner import _Run
+from followup.engine.batch._worker import ChunkResult, _loads, decode_id, encode_id
+from followup.engine.batch._writers import next_recommendation
+from tests.batch.batch_helpers import AS_OF, cohort
+
+# --- decoding: orjson where it gives what json gives ---------------------------------
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+_json_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _same(line: bytes) -> None:
+    """``_loads`` gives what ``json.loads`` gives: equal value (and types), or equal error."""
+    try:
+        expected: Any = json.loads(line)
+    except Exception as exc:
+        with pytest.raises(type(exc)) as info:
+            _loads(line)
+        assert str(info.value) == str(exc)
+        return
+    assert repr(_loads(line)) == repr(expected)  # repr: 1 != 1.0, nan, -0.0
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_values, st.booleans())
+def test_fast_json_decoding_equals_json_on_any_json(value: Any, ascii_only: bool) -> None:
+    _same(json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass") + b"\n")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.binary(max_size=40)
+    | st.text(alphabet='{}[]":,.-+eE0123456789 \\ntrufalsNI\ud800é').map(
+        lambda t: t.encode("utf-8", "surrogatepass")
+    )
+)
+def test_fast_json_decoding_equals_json_on_any_bytes(line: bytes) -> None:
+    _same(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n": 123456789012345678901234567890}',  # beyond 64 bits: orjson would make a float
+        b'{"n": 18446744073709551616, "m": -9223372036854775809}',
+        b'{"n": [1, 2, 99999999999999999999]}',
+        b'{"x": 1e400, "y": 0.1, "z": -0.0}',
+        b'{"x": NaN, "y": Infinity}',
+        b'{"x": "\\ud800"}',
+        b'{"a": 1, "a": 2}',
+        b'{"a": 1',
+        b'{"a": "\xff"}',
+        b"\xef\xbb\xbf{}",
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_fast_json_decoding_equals_json_at_the_edges(line: bytes) -> None:
+    try:
+        _same(line)
+    except RecursionError:  # json itself gives up on deep nesting, and so does _loads
+        with pytest.raises(RecursionError):
+            _loads(line)
+
+
+def test_a_row_with_a_huge_integer_is_decoded_exactly() -> None:
+    facts = decode_row(
+        "jsonl", b'{"status_inquiries_sent": 123456789012345678901234567890}\n', None
+    )
+    assert facts == {"status_inquiries_sent": 123456789012345678901234567890}
+    assert type(facts["status_inquiries_sent"]) is int
+
+
+# --- the summary counters, counted per chunk --------------------------------------------
+
+
+def _row_keys(decision: Any) -> list[str]:
+    """The counters one decided row adds to, as the batch always counted them."""
+    recs = decision.recommendations
+    keys = [f"a|{rec.get('action')}|{rec.get('status')}" for rec in recs]
+    keys.extend(f"r|{rule}" for rule in decision.fired)
+    nxt = next_recommendation(recs)
+    keys.append(f"n|{nxt.get('action')}|{nxt.get('status')}" if nxt is not None else "n|")
+    return keys
+
+
+def _mixed_lines(n: int, seed: int) -> list[bytes]:
+    rows = cohort(n, seed=seed)
+    lines = [json.dumps(r).encode() + b"\n" for r in rows]
+    for i in range(0, n, 9):
+        lines[i] = b'{"applicant_id": "X%d", "industry": "banking"}\n' % i
+    lines[5] = b"{broken\n"
+    lines[6] = b"[1]\n"
+    return lines
+
+
+@pytest.mark.parametrize("trace", ["none", "fired", "full"])
+def test_chunk_counters_are_the_per_row_keys_split_at_each_failed_row(
+    trace: str, policy: Any
+) -> None:
+    lines = _mixed_lines(60, seed=21)
+    job = BatchJob(PolicyRef(), trace, AS_OF, "jsonl")
+    result = evaluate_chunk(job, RawChunk("jsonl", 1, list(range(1, 61)), lines))
+    failed = {index for index, _, _ in result.errors}
+    assert len(result.counters) == len(result.errors) + 1
+    expected: list[Counter[str]] = [Counter()]
+    for index, line in enumerate(lines):
+        if index in failed:
+            expected.append(Counter())
+            continue
+        decision = policy.evaluate(json.loads(line), as_of=AS_OF, trace=trace)
+        expected[-1].update(_row_keys(decision))
+    assert [Counter(segment) for segment in result.counters] == expected
+
+
+def test_chunk_ids_round_trip_every_kind_of_id() -> None:
+    ids = [None, "A1", "", '"quoted', "two\nlines", "cr\rhere", "é", "x\udcff"]
+    result = ChunkResult(1, ends=[0] * len(ids))
+    result.id_lines = "".join(map(encode_id, ids)).encode("utf-8", "surrogateescape")
+    assert result.ids == [None, "A1", "", '"quoted', "two\nlines", "cr\rhere", "é", "x\udcff"]
+    lines = result.id_lines.split(b"\n")[:-1]
+    assert len(lines) == len(ids) and [decode_id(line) for line in lines] == result.ids
+
+
+def _expected_counters(lines: list[bytes], upto: int, policy: Any, trace: str) -> Counter[str]:
+    """What the summary counts for the first ``upto`` rows, row by row."""
+    counts: Counter[str] = Counter()
+    for line in lines[:upto]:
+        try:
+            facts = decode_row("jsonl", line, None)
+            decision = policy.evaluate(facts, as_of=AS_OF, trace=trace)
+        except Exception:
+            continue
+        counts.update(_row_keys(decision))
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("workers", "chunk_size", "max_errors"),
+    [(1, 1, None), (1, 7, None), (2, 7, None), (2, 1000, None), (1, 7, 4), (2, 5, 4), (2, 64, 9)],
+)
+def test_summary_counters_are_the_same_for_any_chunking(
+    workers: int, chunk_size: int, max_errors: int | None, tmp_path: Path, policy: Any
+) -> None:
+    lines = _mixed_lines(120, seed=4)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(lines))
+    job = BatchJob(PolicyRef(), "fired", AS_OF, "jsonl")
+    result = run_batch(
+        InputSpec(str(source), "jsonl"),
+        job,
+        output=str(tmp_path / "out.jsonl"),
+        options=BatchOptions(workers=workers, chunk_size=chunk_size, max_errors=max_errors),
+    )
+    assert result.read == result.decided + result.errors
+    counters = Counter({k: v for k, v in result.counters.items() if not k.startswith("e|")})
+    assert counters == _expected_counters(lines, result.read, policy, "fired")
+    if max_errors is not None:
+        assert result.errors == max_errors and result.stopped_early
+
+
+# --- duplicate ids: exact, whatever the chunking ------------------------------------------
+
+
+def _reference_duplicates(ids: list[str | None]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, aid in enumerate(ids, 1):
+        if aid is not None:
+            rows.setdefault(aid, []).append(row)
+    return {aid: found for aid, found in rows.items() if len(found) > 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([None, "A", "B", "", '"q', "x\ny", "C", "D", "é"]), max_size=40),
+    st.integers(1, 9),
+)
+def test_duplicate_ids_are_found_exactly_in_chunks_of_any_size(
+    ids: list[str | None], size: int
+) -> None:
+    run = _Run(None, None, None, None, None, None)
+    for start in range(0, len(ids), size):
+        part = ids[start : start + size]
+        result = ChunkResult(start + 1, ends=[0] * len(part))
+        result.id_lines = "".join(map(encode_id, part)).encode("utf-8", "surrogateescape")
+        result.counters = [{}]
+        run.commit(result)
+    assert run.first_rows() == _reference_duplicates(ids)
+    assert run.rows == len(ids) and len(run.order) == len(ids)
+
+
+# --- worker processes ----------------------------------------------------------------------
+
+
+class _Dies:
+    """A policy whose worker process dies (as if killed) on the applicant "DIE"."""
+
+    def __init__(self) -> None:
+        self._policy = load_policy("interview-follow-up")
+        self.name, self.version, self.sha256 = "dies", "0", "0" * 64
+
+    def evaluate(self, facts: Any, **kwargs: Any) -> Any:
+        if facts.get("applicant_id") == "DIE" and os.getpid() != _MAIN_PID:
+            os._exit(3)
+        return self._policy.evaluate(facts, **kwargs)
+
+
+_MAIN_PID = os.getpid()
+
+
+def dying_policy(name: str, version: str | None = None) -> _Dies:
+    return _Dies()
+
+
+def failing_policy(name: str, version: str | None = None) -> Any:
+    raise ValueError(f"no policy called {name}")
+
+
+def test_a_worker_that_dies_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
+    rows = cohort(200, seed=2)
+    rows[150] = {**rows[150], "applicant_id": "DIE"}
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    job = BatchJob(PolicyRef("x", None, f"{__name__}:dying_policy"), "none", AS_OF, "jsonl")
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(WorkerDied, match="exit code 3"):
+        run_batch(
+            InputSpec(str(source), "jsonl"),
+            job,
+            output=str(out),
+            options=BatchOptions(workers=2, chunk_size=10),
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_chunk_that_fails_in_a_worker_raises_its_error_in_the_main_process(
+    tmp_path: Path,
+) -> None:
+    good = BatchJob(PolicyRef(), "none", AS_OF, "jsonl")
+    bad = replace(good, policy=PolicyRef("nope", None, f"{__name__}:failing_policy"))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in cohort(30, seed=8)))
+    chunks = list(read_chunks(InputSpec(str(source), "jsonl"), 10))
+    executor = PoolExecutor(2, good)
+    try:
+        first = executor.submit(good, chunks[0])
+        failing = executor.submit(bad, chunks[1])
+        last = executor.submit(good, chunks[2])
+        assert first.result().count == 10
+        with pytest.raises(ValueError, match="no policy called nope"):
+            failing.result()
+        assert last.result().count == 10
+    finally:
+        executor.shutdown(cancel=False)
+
+
+def test_worker_results_are_the_inline_results(tmp_path: Path) -> None:
+    job = BatchJob(PolicyRef(), "fired", AS_OF, "csv")
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(_mixed_lines(90, seed=6)))
+    chunks = list(read_chunks(InputSpec(str(source), "jsonl"), 13))
+    executor = PoolExecutor(3, job)
+    try:
+        handles = [executor.submit(job, chunk) for chunk in chunks]
+        remote = [handle.result() for handle in handles]
+    finally:
+        executor.shutdown(cancel=False)
+    for chunk, got in zip(chunks, remote, strict=True):
+        want = evaluate_chunk(job, chunk)
+        assert bytes(got.data) == want.data
+        assert (got.ends, got.errors, got.id_lines, got.counters) == (
+            want.ends,
+            want.errors,
+            want.id_lines,
+            want.counters,
+        )
