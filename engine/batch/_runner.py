@@ -8,6 +8,8 @@ any number of workers.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import resource
 import time
@@ -380,6 +382,20 @@ def _peak_rss_mb() -> dict[str, float]:
     return {"main": round(main, 1), "largest_worker": round(workers, 1)}
 
 
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep what exists now (the compiled policy above all) out of the collector's
+    passes while the batch runs: in this process and in workers forked from it."""
+    if gc.get_freeze_count():  # someone else froze the heap: theirs to undo
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_batch(
     source: InputSpec,
     job: BatchJob,
@@ -417,6 +433,25 @@ def run_batch(
     """
     options = options or BatchOptions()
     started = time.monotonic()
+    load_evaluator(job.policy)
+    with _frozen_heap():
+        return _run(
+            source, job, output, stream, errors, on_error, options, progress, executor, started
+        )
+
+
+def _run(
+    source: InputSpec,
+    job: BatchJob,
+    output: str | None,
+    stream: IO[bytes] | None,
+    errors: str | None,
+    on_error: Callable[[str], None] | None,
+    options: BatchOptions,
+    progress: Callable[[Progress], None] | None,
+    executor: Executor | None,
+    started: float,
+) -> BatchResult:
     policy = load_evaluator(job.policy)
     explicit_as_of = bool(job.as_of)
     resumable = output is not None and source.is_file
