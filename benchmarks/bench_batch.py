@@ -23,8 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -36,18 +40,30 @@ from followup.engine.batch import BatchJob, BatchOptions, InputSpec, PolicyRef, 
 
 
 class _Echo:
-    """Stands in for a decision: serialises the facts it was given."""
+    """Stands in for a decision: serialises the facts it was given (as the engine
+    does its decisions, with orjson) and has nothing to count."""
+
+    _VIEW: Mapping[str, Any] = MappingProxyType(
+        {"recommendations": (), "cautions": (), "trace": {"fired": ()}}
+    )
 
     def __init__(self, facts: Any) -> None:
         self._facts = facts
-        self.applicant_id = facts.get("applicant_id")
+        aid = facts.get("applicant_id")
+        self.applicant_id = aid if isinstance(aid, str) else None
         self.as_of = ""
         self.recommendations: list[dict[str, Any]] = []
         self.cautions: list[dict[str, Any]] = []
         self.fired: list[str] = []
 
+    def view(self) -> Mapping[str, Any]:
+        return self._VIEW
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self._facts)
+
     def to_json(self) -> str:
-        return json.dumps(self._facts, ensure_ascii=False, separators=(",", ":"))
+        return self.to_bytes().decode("utf-8")
 
 
 class NullPolicy:
@@ -79,7 +95,10 @@ def io_floor(source: Path, out: Path, as_of: str) -> tuple[float, float, int]:
     result = run_batch(
         InputSpec(str(source), "jsonl"), job, output=str(out), options=BatchOptions(workers=1)
     )
-    return time.perf_counter() - start, time.process_time() - cpu, result.read
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if result.decided != result.read:  # else the floor timed error lines, not the rows
+        raise SystemExit(f"I/O floor: only {result.decided} of {result.read} rows went through")
+    return seconds, cpu, result.read
 
 
 def engine_alone(source: Path, n: int, as_of: str) -> dict[str, float]:
