@@ -9,6 +9,7 @@ one entry here and one property in ``policy.schema.json``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -367,12 +368,18 @@ def trace(
     return outcome
 
 
+@functools.lru_cache(maxsize=4096)
+def _not_reached(text: str) -> dict[str, Any]:
+    """The trace entry of a test skipped by short-circuiting (shared: never changed)."""
+    return {"text": text, "left": None, "right": None, "result": None}
+
+
 def _trace_leaf(
     leaf: Leaf, facts: Facts, out: list[dict[str, Any]], active: bool, negated: bool
 ) -> bool | None:
     text = leaf.negated_text if negated else leaf.text
     if not active:
-        out.append({"text": text, "left": None, "right": None, "result": None})
+        out.append(_not_reached(text))
         return None
     left, right = leaf.values(facts)
     result = (leaf.check(facts) is None) is not negated

@@ -72,7 +72,9 @@ class Policy:
         self.name: str = meta["name"]
         self.version: str = meta["version"]
         self.title: str = meta.get("title", self.name)
+        # shared by every decision of this policy: decisions hand out copies, never these
         self._header = {"name": self.name, "version": self.version, "sha256": sha256}
+        self._engines = {b: {"version": ENGINE_VERSION, "backend": b} for b in BACKENDS}
         #: the backend ``evaluate`` uses unless told otherwise ("native" or "durable")
         self.backend = "native"
 
@@ -141,8 +143,8 @@ class Policy:
         data: dict[str, Any] = {
             "applicant_id": normal.get("applicant_id"),
             "as_of": jsonable(normal["as_of"]),
-            "policy": dict(self._header),
-            "engine": {"version": ENGINE_VERSION, "backend": backend},
+            "policy": self._header,
+            "engine": self._engines[backend],
         }
         data.update(body)
         return Decision(data)
