@@ -5,8 +5,9 @@ cohort: its worker-handler thread also waits on the shared result pipe, so it
 wakes up for every 64 KiB of a result (a chunk's decisions are megabytes) and
 runs Python each time. Here each worker has a task pipe and a result pipe of
 its own; only the main thread reads results, each result in a few large reads,
-and a sender thread feeds the task pipes so the main thread never blocks on a
-busy worker (a worker that is sending a result cannot read its next task).
+and a sender thread per worker feeds its task pipe so the main thread never
+blocks on a busy worker (a worker that is sending a result cannot read its
+next task).
 A result's output bytes are not pickled: they follow its (small) pickled
 header raw on the pipe and are read straight into one buffer.
 
@@ -37,8 +38,9 @@ from ._worker import ChunkResult, evaluate_chunk
 
 __all__ = ["PoolExecutor", "WorkerDied", "init_worker"]
 
-# A result pipe this large takes a chunk's result in a few reads instead of
-# one per 64 KiB (Linux; 1 MiB is the unprivileged maximum by default).
+# A pipe this large takes a chunk's result in a few reads instead of one per
+# 64 KiB, and holds the chunks queued for a worker (Linux; 1 MiB is the
+# unprivileged maximum by default).
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
@@ -149,10 +151,21 @@ class _Pending:
         return result
 
 
+_STOP = object()
+
+
 class _Worker:
+    """One worker process, its pipes, and the thread that feeds it tasks.
+
+    Each worker has its own sender thread: sending a chunk blocks until the
+    worker has read most of it (a chunk is larger than a pipe), which it does
+    only between chunks, and that wait must hold up no other worker.
+    """
+
     def __init__(self, ctx: Any, job: BatchJob, inherited: list[Any]) -> None:
         task_reader, self.tasks = ctx.Pipe(duplex=False)
         self.results, result_writer = ctx.Pipe(duplex=False)
+        _widen(self.tasks)
         _widen(result_writer)
         self.process = ctx.Process(
             target=_serve,
@@ -163,6 +176,21 @@ class _Worker:
         task_reader.close()
         result_writer.close()
         self.outstanding: deque[_Pending] = deque()  # sent, result not yet received
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.sender: threading.Thread | None = None
+
+    def start_sending(self) -> None:
+        """Start the sender thread (after every process is forked: never fork with threads)."""
+        self.sender = threading.Thread(
+            target=self._send_all, name=f"batch-sender-{self.process.pid}", daemon=True
+        )
+        self.sender.start()
+
+    def _send_all(self) -> None:
+        while (task := self.outbox.get()) is not _STOP:
+            # A worker that died is found out by the main thread when its result is due.
+            with contextlib.suppress(OSError, ValueError):
+                self.tasks.send(task)
 
 
 class PoolExecutor:
@@ -181,22 +209,14 @@ class PoolExecutor:
         except BaseException:
             self.shutdown(cancel=True)
             raise
-        self._outbox: queue.SimpleQueue[tuple[_Worker, Any] | None] = queue.SimpleQueue()
-        self._sender = threading.Thread(target=self._send_all, name="batch-sender", daemon=True)
-        self._sender.start()
-
-    def _send_all(self) -> None:
-        while (item := self._outbox.get()) is not None:
-            worker, task = item
-            # A worker that died is found out by the main thread when its result is due.
-            with contextlib.suppress(OSError, ValueError):
-                worker.tasks.send(task)
+        for worker in self._workers:
+            worker.start_sending()
 
     def submit(self, job: BatchJob, chunk: RawChunk) -> _Pending:
         worker = min(self._workers, key=lambda w: len(w.outstanding))
         pending = _Pending(self, worker)
         worker.outstanding.append(pending)
-        self._outbox.put((worker, (job, chunk)))
+        worker.outbox.put((job, chunk))
         return pending
 
     def _collect(self, wanted: _Pending) -> None:
@@ -222,18 +242,16 @@ class PoolExecutor:
         worker.outstanding.popleft().set(ok, value)
 
     def shutdown(self, cancel: bool) -> None:
-        sender = getattr(self, "_sender", None)
-        if cancel:
-            for worker in self._workers:
+        for worker in self._workers:
+            if cancel:
                 if worker.process.is_alive():
                     worker.process.terminate()
-        elif sender is not None:
-            for worker in self._workers:
-                self._outbox.put((worker, None))
-        if sender is not None:
-            self._outbox.put(None)
-            sender.join(5 if cancel else None)
+            else:
+                worker.outbox.put(None)  # the worker's signal to end
+            worker.outbox.put(_STOP)
         for worker in self._workers:
+            if worker.sender is not None:
+                worker.sender.join(5 if cancel else None)
             worker.process.join()
             worker.tasks.close()
             worker.results.close()
