@@ -7,6 +7,7 @@ never dropped and never stops the chunk.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -111,6 +112,60 @@ class RowError(Exception):
         self.problems = problems
 
 
+def _list_cell(cell: str) -> Any:
+    return [item.strip() for item in cell.split(";") if item.strip()]
+
+
+def _bool_cell(cell: str) -> Any:
+    low = cell.strip().lower()
+    return True if low in _TRUE else False if low in _FALSE else cell
+
+
+def _int_cell(cell: str) -> Any:
+    try:
+        return int(cell.strip())
+    except ValueError:
+        return cell
+
+
+def _stripped_cell(cell: str) -> Any:
+    return cell.strip()
+
+
+_CELL_KINDS = {"list": _list_cell, "bool": _bool_cell, "int": _int_cell}
+
+
+_LAST_HEADER: tuple[Any, tuple[tuple[str, Any], ...]] = (None, ())
+
+
+def _converters(header: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """Per column, its fact name and how its text becomes a value (None: kept as text).
+
+    Every row of a chunk shares one header object: looked up by identity first
+    (one tuple, swapped whole, so threads never see a header with another's
+    converters), else by value.
+    """
+    global _LAST_HEADER
+    last = _LAST_HEADER
+    if last[0] is header:
+        return last[1]
+    converters = _converters_of(header)
+    _LAST_HEADER = (header, converters)
+    return converters
+
+
+@functools.lru_cache(maxsize=64)
+def _converters_of(header: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    out: list[tuple[str, Any]] = []
+    for name in header:
+        kind = FACT_KINDS.get(name)
+        if kind is None or kind == "string":
+            out.append((name, None))
+        else:
+            out.append((name, _CELL_KINDS.get(kind, _stripped_cell)))
+    return tuple(out)
+
+
 def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
     """Turn CSV text cells into facts: empty is missing, kinds from FACT_KINDS.
 
@@ -127,24 +182,10 @@ def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
             )
         )
     facts: dict[str, Any] = {}
-    for name, cell in zip(header, cells, strict=True):
-        if cell == "" or cell.isspace():
+    for (name, convert), cell in zip(_converters(header), cells, strict=True):
+        if not cell or cell.isspace():
             continue
-        kind = FACT_KINDS.get(name)
-        value: Any = cell
-        if kind == "list":
-            value = [item.strip() for item in cell.split(";") if item.strip()]
-        elif kind == "bool":
-            low = cell.strip().lower()
-            value = True if low in _TRUE else False if low in _FALSE else cell
-        elif kind == "int":
-            try:
-                value = int(cell.strip())
-            except ValueError:
-                value = cell
-        elif kind is not None and kind != "string":
-            value = cell.strip()
-        facts[name] = value
+        facts[name] = cell if convert is None else convert(cell)
     return facts
 
 
