@@ -101,6 +101,10 @@ def io_floor(source: Path, out: Path, as_of: str) -> tuple[float, float, int]:
     return seconds, cpu, result.read
 
 
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:,.0f} MB" if path.exists() else "?"
+
+
 def engine_alone(source: Path, n: int, as_of: str) -> dict[str, float]:
     policy = load_policy("interview-follow-up")
     with source.open(encoding="utf-8") as fh:
@@ -173,7 +177,7 @@ def main() -> None:
     seconds, cpu, read = io_floor(source, work / "floor.jsonl", as_of)
     print(
         f"I/O floor (read + parse + serialise, 1 process): {seconds:.2f}s  {_rate(read, seconds)}"
-        f"  (CPU {cpu:.2f}s)",
+        f"  (CPU {cpu:.2f}s; output {_mb(work / 'floor.jsonl')}: the facts, not decisions)",
         flush=True,
     )
     n = min(args.engine_n, args.n)
@@ -191,7 +195,8 @@ def main() -> None:
             f"end to end, {workers} worker{'s' if workers > 1 else ''}: {run['wall']:.2f}s "
             f"(CPU {run['cpu']:.1f}s)  {_rate(run['read'], run['wall'])}  "
             f"({run['wall'] / seconds:.1f}x the I/O floor)  peak RSS main {rss['main']:.0f} MB, "
-            f"largest worker {rss['largest_worker']:.0f} MB  [{run['stderr']}]",
+            f"largest worker {rss['largest_worker']:.0f} MB  output {_mb(work / f'out-{workers}.jsonl')}"
+            f"  [{run['stderr']}]",
             flush=True,
         )
 
