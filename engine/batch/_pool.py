@@ -42,6 +42,9 @@ __all__ = ["PoolExecutor", "WorkerDied", "init_worker"]
 # 64 KiB, and holds the chunks queued for a worker (Linux; 1 MiB is the
 # unprivileged maximum by default).
 _PIPE_SIZE = 1 << 20
+# Linux allows a user 64 MiB of pipe buffers before new pipes shrink to one
+# page: past this many workers the pipes keep their default size.
+_WIDE_PIPES_UP_TO = 16
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -162,11 +165,12 @@ class _Worker:
     only between chunks, and that wait must hold up no other worker.
     """
 
-    def __init__(self, ctx: Any, job: BatchJob, inherited: list[Any]) -> None:
+    def __init__(self, ctx: Any, job: BatchJob, inherited: list[Any], wide: bool) -> None:
         task_reader, self.tasks = ctx.Pipe(duplex=False)
         self.results, result_writer = ctx.Pipe(duplex=False)
-        _widen(self.tasks)
-        _widen(result_writer)
+        if wide:
+            _widen(self.tasks)
+            _widen(result_writer)
         self.process = ctx.Process(
             target=_serve,
             args=(job, task_reader, result_writer, [*inherited, self.tasks, self.results]),
@@ -203,7 +207,7 @@ class PoolExecutor:
         ends: list[Any] = []
         try:
             for _ in range(workers):
-                worker = _Worker(ctx, job, ends)
+                worker = _Worker(ctx, job, ends, workers <= _WIDE_PIPES_UP_TO)
                 ends += [worker.tasks, worker.results]
                 self._workers.append(worker)
         except BaseException:
