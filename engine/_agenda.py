@@ -94,7 +94,7 @@ class _Memo:
     changed (decisions hand out copies).
     """
 
-    __slots__ = ("active", "key", "misses", "names", "since", "table")
+    __slots__ = ("active", "key", "misses", "names", "old", "since", "table")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
@@ -102,21 +102,28 @@ class _Memo:
         self.key: Callable[[Mapping[str, Any]], Any] = (
             operator.itemgetter(*names) if names else _no_key
         )
+        # two generations: when ``table`` is full it becomes ``old``, and what is
+        # still used moves back, so the values in use survive a turnover
         self.table: dict[Any, Any] = {}
+        self.old: dict[Any, Any] = {}
         self.misses = 0
         self.since = 0
         self.active = True
 
-    def store(self, key: Any, value: Any, plans: _Plans) -> None:
+    def put(self, key: Any, value: Any) -> None:
         table = self.table
         if len(table) >= MEMO_LIMIT:
-            table.clear()
+            self.old = table
+            table = self.table = {}
         table[key] = value
+
+    def missed(self, plans: _Plans) -> None:
+        """Count a value that had to be computed; switch off a memo that mostly misses."""
         self.misses += 1
         if self.misses >= MEMO_REVIEW:
             if self.misses > MEMO_MAX_MISS_RATE * (plans.rows - self.since):
                 self.active = False
-                table.clear()
+                self.table, self.old = {}, {}
                 plans.steps.clear()  # rebuilt without this memo
             self.misses = 0
             self.since = plans.rows
@@ -126,7 +133,7 @@ def _no_key(known: Mapping[str, Any]) -> tuple[()]:
     return ()
 
 
-#: entries a memo holds before it is emptied
+#: entries a memo's newer generation holds before it becomes the older one
 MEMO_LIMIT = 2048
 #: misses after which a memo's hit rate is reviewed
 MEMO_REVIEW = 2048
@@ -300,8 +307,11 @@ def run(
             key = verdicts.key(known)
             verdict = verdicts.table.get(key)
             if verdict is None:
-                verdict = _verdict(rule, known, mode)
-                verdicts.store(key, verdict, plans)
+                verdict = verdicts.old.get(key)
+                if verdict is None:
+                    verdict = _verdict(rule, known, mode)
+                    verdicts.missed(plans)
+                verdicts.put(key, verdict)
         else:
             verdict = _verdict(rule, known, mode)
         failed, entry, shadow_entry = verdict
@@ -323,8 +333,11 @@ def run(
             key = effects_memo.key(known)
             effects = effects_memo.table.get(key)
             if effects is None:
-                effects = _effects(rule, known, copy_facts)
-                effects_memo.store(key, effects, plans)
+                effects = effects_memo.old.get(key)
+                if effects is None:
+                    effects = _effects(rule, known, copy_facts)
+                    effects_memo.missed(plans)
+                effects_memo.put(key, effects)
         elif rule.actions:
             effects = _effects(rule, known, copy_facts)
         else:
