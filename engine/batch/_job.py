@@ -13,6 +13,13 @@ TRACE_LEVELS = ("none", "fired", "full")
 OUTPUT_FORMATS = ("jsonl", "csv")
 
 
+#: Evaluating a row makes no reference cycles (tests/batch/test_pipeline.py
+#: checks it), so reference counting frees every decision and the cyclic
+#: collector only needs to run rarely; at its default thresholds it took about
+#: an eighth of a worker's time, walking the memos and decisions still alive.
+COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+
+
 class Decision(Protocol):
     """The parts of ``followup.engine.Decision`` the batch reads."""
 

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .._errors import FollowupError
-from ._job import BatchJob, load_evaluator
+from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
 from ._readers import RawChunk
 from ._worker import ChunkResult, evaluate_chunk
 
@@ -64,6 +64,7 @@ def init_worker(job: BatchJob) -> None:
     # The compiled policy lives as long as the process: keep it out of the
     # collector's full passes (and, when forked, its pages shared).
     gc.freeze()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def _widen(conn: Connection) -> None:

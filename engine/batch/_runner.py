@@ -30,7 +30,7 @@ from ._checkpoint import (
     ids_path,
     remove_quietly,
 )
-from ._job import BatchJob, load_evaluator
+from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
 from ._pool import PoolExecutor
 from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
 from ._worker import ChunkResult, decode_id, encode_id, evaluate_chunk
@@ -390,9 +390,12 @@ def _frozen_heap() -> Iterator[None]:
         yield
         return
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
