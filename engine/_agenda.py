@@ -87,11 +87,12 @@ class _Memo:
     Every piece of a rule's outcome is a pure function of the facts it reads
     (the compiler lists them), so equal values give equal results and a
     cohort, where many applicants share an industry, a channel or a stage,
-    need not evaluate the same thing twice. The memo is bounded: it is
-    emptied when full, and switched off for good when most look-ups miss
-    (keys made of timestamps), so it never costs much. It changes how fast a
-    decision is made, never what it says; entries are shared and never
-    changed (decisions hand out copies).
+    need not evaluate the same thing twice. The memo is bounded (two
+    generations of ``MEMO_LIMIT`` entries), and switched off for good when
+    most look-ups miss (keys made of timestamps), so it never costs much. It
+    changes how fast a decision is made, never what it says; entries are
+    shared and never changed (decisions hand out copies). Threads may share
+    a policy: a race can only compute a value twice, never store a wrong one.
     """
 
     __slots__ = ("active", "key", "misses", "names", "old", "since", "table")
@@ -201,16 +202,11 @@ class _Plans:
         return steps
 
 
-_PLANS: dict[int, tuple[CompiledPolicy, _Plans]] = {}
-
-
 def _plans_for(policy: CompiledPolicy) -> _Plans:
-    found = _PLANS.get(id(policy))
-    if found is None or found[0] is not policy:
-        if len(_PLANS) >= 64:  # policies are few; forget the oldest
-            del _PLANS[next(iter(_PLANS))]
-        found = _PLANS[id(policy)] = (policy, _Plans(policy))
-    return found[1]
+    plans = policy.cache.get("plans")
+    if plans is None:
+        plans = policy.cache["plans"] = _Plans(policy)
+    return plans
 
 
 def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdict:

@@ -137,6 +137,8 @@ class CompiledPolicy:
     templates: Mapping[str, Mapping[str, Any]]
     rules: tuple[CompiledRule, ...]  # in schedule (match) order
     writers: Mapping[str, tuple[str, ...]]  # derived fact -> rule ids, highest salience first
+    #: what evaluation keeps between calls (the agenda's memos): not part of the policy
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")

@@ -36,7 +36,7 @@ __all__ = [
     "part_path",
 ]
 
-FORMAT = 1
+FORMAT = 2  # 2: duplicates are found again from the ids file, not stored
 
 
 class CheckpointMismatch(FollowupError):
@@ -72,7 +72,6 @@ class Checkpoint:
     errors_bytes: int = 0
     ids_bytes: int = 0
     counters: dict[str, int] = field(default_factory=dict)
-    duplicates: dict[str, list[int]] = field(default_factory=dict)
     elapsed: float = 0.0
 
     def save(self, path: str) -> None:

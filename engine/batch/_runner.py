@@ -253,6 +253,10 @@ def _id_line(applicant_id: str) -> bytes:
 
 # How many ids-file lines a resume hashes at a time.
 _RESTORE_BATCH = 10_000
+#: the duplicate check's bitmap: 2**27 bits (16 MiB), so at a million ids under
+#: one in a hundred bits is set and few ids need a closer look
+_SEEN_BYTES = 1 << 24
+_SEEN_MASK = (_SEEN_BYTES << 3) - 1
 
 
 class _Run:
@@ -272,8 +276,12 @@ class _Run:
         self.rows = self.decided = self.errors = 0
         self.ids_bytes = 0
         self.counters: Counter[str] = Counter()
-        self.duplicates: dict[str, list[int]] = {}
-        self.seen: set[int] = set()
+        # Duplicate ids, in memory that does not grow with the cohort: a bitmap of
+        # the ids' hashes says which may have been seen; only those (a few in a
+        # hundred at a million rows) are remembered, and the rows of each are
+        # found at the end in ``order``, the hash of every row's id (8 bytes a row).
+        self.seen = bytearray(_SEEN_BYTES)
+        self.maybe: dict[int, str] = {}  # hash -> id of every id whose bit was already set
         self.order = array("q")
         self.stopped: str | None = None
         # False while a chunk is half-written: a checkpoint then would lie.
@@ -283,32 +291,25 @@ class _Run:
         self.rows, self.decided, self.errors = cp.rows, cp.decided, cp.errors
         self.ids_bytes = cp.ids_bytes
         self.counters.update(cp.counters)
-        self.duplicates = {k: list(v) for k, v in cp.duplicates.items()}
         while batch := [line.rstrip(b"\n") for line in islice(id_lines, _RESTORE_BATCH)]:
-            self._note_ids(batch, None)
+            self._note_ids(batch)
 
-    def _note_ids(self, lines: Sequence[bytes], first_row: int | None) -> None:
-        """Add rows' ids (ids-file lines, b"" for none) to the duplicate check.
-
-        ``first_row`` is the row number of ``lines[0]``; None while resuming,
-        when the duplicates found so far come from the checkpoint.
-        """
+    def _note_ids(self, lines: Sequence[bytes]) -> None:
+        """Add rows' ids (ids-file lines, b"" for none) to the duplicate check."""
         hashes = list(map(hash, lines))  # hash(b"") == 0: a row without an id
         self.order.extend(hashes)
-        seen = self.seen
-        if b"" not in lines and len(set(hashes)) == len(hashes) and seen.isdisjoint(hashes):
-            seen.update(hashes)  # the usual case: no repeat, in C
-            return
-        for index, (line, h) in enumerate(zip(lines, hashes, strict=True)):
+        seen, maybe = self.seen, self.maybe
+        for line, h in zip(lines, hashes, strict=True):
             if not line:
                 continue
-            if h in seen:
-                if first_row is not None:
-                    aid = decode_id(line)
-                    if aid is not None:
-                        self.duplicates.setdefault(aid, []).append(first_row + index)
-            else:
-                seen.add(h)
+            bit = h & _SEEN_MASK
+            byte, flag = bit >> 3, 1 << (bit & 7)
+            if not seen[byte] & flag:
+                seen[byte] |= flag
+            elif h not in maybe:
+                aid = decode_id(line)
+                if aid is not None:
+                    maybe[h] = aid
 
     def commit(self, result: ChunkResult) -> None:
         self.consistent = False
@@ -345,7 +346,7 @@ class _Run:
             self.counters.update(segment)
         lines = result.id_lines.split(b"\n")
         del lines[count:]
-        self._note_ids(lines, result.first_row)
+        self._note_ids(lines)
         if self.ids is not None:
             data = (
                 result.id_lines
@@ -362,17 +363,17 @@ class _Run:
             raise _Stop
 
     def first_rows(self) -> dict[str, list[int]]:
-        """Duplicates with the row of their first occurrence added."""
-        if not self.duplicates:
+        """Every id found on more than one row, with all its rows, in the order the
+        repeats were met."""
+        maybe = self.maybe
+        if not maybe:
             return {}
-        wanted = {hash(_id_line(aid)): aid for aid in self.duplicates}
-        firsts: dict[str, int] = {}
+        rows: dict[int, list[int]] = {}
         for index, h in enumerate(self.order):
-            if h in wanted and wanted[h] not in firsts:
-                firsts[wanted[h]] = index + 1
-        return {
-            aid: sorted({firsts.get(aid, rows[0]), *rows}) for aid, rows in self.duplicates.items()
-        }
+            if h in maybe:
+                rows.setdefault(h, []).append(index + 1)
+        repeated = sorted((found for found in rows.values() if len(found) > 1), key=lambda r: r[1])
+        return {maybe[self.order[found[0] - 1]]: found for found in repeated}
 
 
 def _peak_rss_mb() -> dict[str, float]:
@@ -520,7 +521,6 @@ def _run(
             errors_bytes=err_file.size if err_file else 0,
             ids_bytes=run.ids_bytes,
             counters=dict(run.counters),
-            duplicates=run.duplicates,
             elapsed=prior + time.monotonic() - started,
         ).save(cp_path)
 

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from followup.engine.batch import (
     PoolExecutor,
     RawChunk,
     WorkerDied,
+    _runner,
     decode_row,
     evaluate_chunk,
     read_chunks,
@@ -217,15 +219,18 @@ def _reference_duplicates(ids: list[str | None]) -> dict[str, list[int]]:
 def test_duplicate_ids_are_found_exactly_in_chunks_of_any_size(
     ids: list[str | None], size: int
 ) -> None:
-    run = _Run(None, None, None, None, None, None)
-    for start in range(0, len(ids), size):
-        part = ids[start : start + size]
-        result = ChunkResult(start + 1, ends=[0] * len(part))
-        result.id_lines = "".join(map(encode_id, part)).encode("utf-8", "surrogateescape")
-        result.counters = [{}]
-        run.commit(result)
-    assert run.first_rows() == _reference_duplicates(ids)
-    assert run.rows == len(ids) and len(run.order) == len(ids)
+    for tiny in (False, True):
+        # a one-byte bitmap makes every id look seen before: the answer must not change
+        with mock.patch.object(_runner, "_SEEN_MASK", 7 if tiny else _runner._SEEN_MASK):
+            run = _Run(None, None, None, None, None, None)
+            for start in range(0, len(ids), size):
+                part = ids[start : start + size]
+                result = ChunkResult(start + 1, ends=[0] * len(part))
+                result.id_lines = "".join(map(encode_id, part)).encode("utf-8", "surrogateescape")
+                result.counters = [{}]
+                run.commit(result)
+        assert run.first_rows() == _reference_duplicates(ids)
+        assert run.rows == len(ids) and len(run.order) == len(ids)
 
 
 # --- worker processes ----------------------------------------------------------------------
