@@ -378,9 +378,26 @@ class _Run:
 
 def _peak_rss_mb() -> dict[str, float]:
     # ru_maxrss is in KiB on Linux; the children's figure is the largest reaped worker.
-    main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    main = _own_peak_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"main": round(main, 1), "largest_worker": round(workers, 1)}
+    return {"main": round(main / 1024, 1), "largest_worker": round(workers, 1)}
+
+
+def _own_peak_kib() -> int | None:
+    """This program's peak RSS (Linux ``VmHWM``), None where /proc has no such line.
+
+    ``ru_maxrss`` survives fork and exec: started by a big process (a benchmark
+    holding a cohort, a notebook), a batch would report that process's peak as
+    its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @contextlib.contextmanager

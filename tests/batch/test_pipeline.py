@@ -347,3 +347,17 @@ def test_evaluating_rows_leaves_no_reference_cycles() -> None:
     finally:
         gc.enable()
     assert unreachable == 0
+
+
+def test_peak_rss_is_the_batch_own_not_the_parent_process() -> None:
+    """ru_maxrss survives fork and exec; the summary's figure must not (a benchmark
+    holding a cohort in memory once made every batch it started report 207 MB)."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(200 * 1024 * 1024)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # touch every page
+    code = "from followup.engine.batch._runner import _peak_rss_mb; print(_peak_rss_mb()['main'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    del ballast
+    assert 0 < float(out.stdout) < 150
