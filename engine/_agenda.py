@@ -111,15 +111,28 @@ class _Memo:
         self.since = 0
         self.active = True
 
-    def put(self, key: Any, value: Any) -> None:
+    def recall(self, key: Any) -> Any:
+        """The value from the older generation (moved to the newer), or None."""
+        value = self.old.get(key)
+        if value is not None:
+            self._put(key, value)
+        return value
+
+    def learn(self, key: Any, value: Any, plans: _Plans) -> Any:
+        """Remember a value that had to be worked out, and return it."""
+        self._put(key, value)
+        self._missed(plans)
+        return value
+
+    def _put(self, key: Any, value: Any) -> None:
         table = self.table
         if len(table) >= MEMO_LIMIT:
             self.old = table
             table = self.table = {}
         table[key] = value
 
-    def missed(self, plans: _Plans) -> None:
-        """Count a value that had to be computed; switch off a memo that mostly misses."""
+    def _missed(self, plans: _Plans) -> None:
+        """Count a miss; switch off a memo that mostly misses."""
         self.misses += 1
         if self.misses >= MEMO_REVIEW:
             if self.misses > MEMO_MAX_MISS_RATE * (plans.rows - self.since):
@@ -300,14 +313,11 @@ def run(
     not_fired: list[dict[str, Any]] = []
     for rule, verdicts, writes, effects_memo, copy_facts in steps:
         if verdicts is not None:
+            # verdicts and effects are non-empty tuples: None is the only false value
             key = verdicts.key(known)
-            verdict = verdicts.table.get(key)
+            verdict = verdicts.table.get(key) or verdicts.recall(key)
             if verdict is None:
-                verdict = verdicts.old.get(key)
-                if verdict is None:
-                    verdict = _verdict(rule, known, mode)
-                    verdicts.missed(plans)
-                verdicts.put(key, verdict)
+                verdict = verdicts.learn(key, _verdict(rule, known, mode), plans)
         else:
             verdict = _verdict(rule, known, mode)
         failed, entry, shadow_entry = verdict
@@ -322,18 +332,14 @@ def run(
             not_fired.append(entry)
             continue
         if shadowed:
-            not_fired.append(shadow_entry)  # type: ignore[arg-type]
+            not_fired.append(shadow_entry)
             continue
         fired.append(entry)
         if effects_memo is not None:
             key = effects_memo.key(known)
-            effects = effects_memo.table.get(key)
+            effects = effects_memo.table.get(key) or effects_memo.recall(key)
             if effects is None:
-                effects = effects_memo.old.get(key)
-                if effects is None:
-                    effects = _effects(rule, known, copy_facts)
-                    effects_memo.missed(plans)
-                effects_memo.put(key, effects)
+                effects = effects_memo.learn(key, _effects(rule, known, copy_facts), plans)
         elif rule.actions:
             effects = _effects(rule, known, copy_facts)
         else:
