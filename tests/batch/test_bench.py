@@ -58,3 +58,15 @@ def test_batch_is_a_followup_command(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 3
+
+
+def test_the_instruction_count_program_runs(tmp_path: Path) -> None:
+    """What bench_instructions.py runs under valgrind (valgrind itself is not in CI)."""
+    source = tmp_path / "cohort.jsonl"
+    gen_cohort.write(cohort(30), str(source), "jsonl")
+    script = ROOT / "benchmarks" / "bench_instructions.py"
+    args = [str(source), "--warm", "10", "--inner", "20", "--trace", "fired"]
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
