@@ -16,6 +16,7 @@ __all__ = [
     "SlowdownWindow",
     "add_business_days",
     "business_days_between",
+    "day_of",
     "holiday_dates",
     "holidays_between",
     "is_business_day",
@@ -46,13 +47,14 @@ def _weekday_holidays(country: str, year: int) -> tuple[date, ...]:
     return tuple(sorted(d for d in holiday_dates(country, year) if d.weekday() not in _WEEKEND))
 
 
-def _day(moment: Moment) -> date:
+def day_of(moment: Moment) -> date:
+    """The calendar day of a date or date-time."""
     return moment.date() if isinstance(moment, datetime) else moment
 
 
 def is_business_day(moment: Moment, country: str | None) -> bool:
     """Monday to Friday and not a public holiday in ``country`` (when known)."""
-    day = _day(moment)
+    day = day_of(moment)
     if day.weekday() in _WEEKEND:
         return False
     return not (country and day in holiday_dates(country, day.year))
@@ -87,7 +89,7 @@ def business_days_between(start: Moment, end: Moment, country: str | None) -> in
     This is the inverse of :func:`add_business_days`: counting from a moment to
     that moment moved by n business days gives n.
     """
-    a, b = _day(start), _day(end)
+    a, b = day_of(start), day_of(end)
     if b >= a:
         first, last, sign = a + timedelta(days=1), b, 1
     else:
@@ -105,7 +107,7 @@ def holidays_between(start: Moment, end: Moment, country: str | None) -> int:
     """Public holidays falling Monday to Friday in (start, end]."""
     if not country:
         return 0
-    a, b = _day(start), _day(end)
+    a, b = day_of(start), day_of(end)
     if b <= a:
         return 0
     count = 0
@@ -153,7 +155,7 @@ def slowdown_days(
 
     Each window counts once, however many of its yearly occurrences overlap.
     """
-    a, b = _day(start), _day(end)
+    a, b = day_of(start), day_of(end)
     if b < a:
         a, b = b, a
     total = 0

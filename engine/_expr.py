@@ -623,7 +623,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
             x, y = a(f), b(f)
             if x is None or y is None:
                 return None
-            return _holidays_between(_day(x), _day(y), f.get("country"))
+            return _holidays_between(cal.day_of(x), cal.day_of(y), f.get("country"))
 
         return "number", hol
     if name == "slowdown_days":
@@ -647,7 +647,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
             x, y = a(f), b(f)
             if x is None or y is None:
                 return None
-            key = (_day(x), _day(y), f.get(match) if match else None)
+            key = (cal.day_of(x), cal.day_of(y), f.get(match) if match else None)
             found = seen.get(key)
             if found is None:
                 if len(seen) >= 4096:
@@ -664,10 +664,6 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
         "unknown-function",
         did_you_mean(name, FUNCTIONS),
     )
-
-
-def _day(moment: date | datetime) -> date:
-    return moment.date() if isinstance(moment, datetime) else moment
 
 
 @functools.lru_cache(maxsize=8192)
