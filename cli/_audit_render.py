@@ -240,6 +240,7 @@ def coverage_text(cov: Coverage) -> list[str]:
 
 
 _SECTIONS = (
+    ("changelog", "Changelog (the authors' notes)"),
     ("policy", "Policy"),
     ("parameters", "Parameters"),
     ("tables", "Tables"),
@@ -251,7 +252,8 @@ _SECTIONS = (
 
 
 def diff_text(old: str, new: str, changes: Sequence[PolicyChange]) -> str:
-    lines = [f"{old} -> {new}: {len(changes)} change{'s' if len(changes) != 1 else ''}"]
+    count = sum(1 for c in changes if c.section != "changelog")  # notes are not changes
+    lines = [f"{old} -> {new}: {count} change{'s' if count != 1 else ''}"]
     for section, title in _SECTIONS:
         items = [c for c in changes if c.section == section]
         if not items:

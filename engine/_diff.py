@@ -35,8 +35,9 @@ class PolicyChange:
     """One difference between two policies.
 
     Attributes:
-        section: "policy", "rules", "parameters", "tables", "calendars",
-            "derived" or "templates".
+        section: "changelog" (the authors' notes, not a difference in
+            behaviour), "policy", "rules", "parameters", "tables",
+            "calendars", "derived" or "templates".
         kind: "added", "removed" or "changed".
         name: the rule id, parameter, table... concerned.
         field: what changed inside it ("" for the whole item).
@@ -135,7 +136,7 @@ def diff_policies(old: Policy, new: Policy) -> list[PolicyChange]:
     """Every difference between two policies, in document order: metadata,
     parameters, tables, calendars, derived facts, templates, then rules."""
     a, b = old.document, new.document
-    out: list[PolicyChange] = []
+    out: list[PolicyChange] = _changelog(a["policy"], b["policy"])
     for key in _META_FIELDS:
         x, y = a["policy"].get(key), b["policy"].get(key)
         if x != y:
@@ -211,6 +212,32 @@ def diff_policies(old: Policy, new: Policy) -> list[PolicyChange]:
     rules_a = {r["id"]: r for r in a["rules"]}
     rules_b = {r["id"]: r for r in b["rules"]}
     _compare_maps("rules", "rule", rules_a, rules_b, _RULE_FIELDS, out)
+    return out
+
+
+def _changelog(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[PolicyChange]:
+    """The authors' own words: changelog entries the new policy adds, changes or drops.
+
+    They are notes about the change, not differences in behaviour: ``section``
+    "changelog" lets a reader count them apart.
+    """
+    old = {str(e["version"]): e for e in a.get("changelog", [])}
+    new = {str(e["version"]): e for e in b.get("changelog", [])}
+    out: list[PolicyChange] = []
+
+    def words(entry: Mapping[str, Any]) -> str:  # the date is in the entry, for JSON
+        return f"{entry['version']}: " + "; ".join(entry["changes"])
+
+    for version, entry in new.items():
+        if version not in old:
+            out.append(PolicyChange("changelog", "added", version, "", None, entry, words(entry)))
+        elif old[version] != entry:
+            text = words(entry) + f" (was: {_short(words(old[version]))})"
+            out.append(PolicyChange("changelog", "changed", version, "", old[version], entry, text))
+    for version, entry in old.items():
+        if version not in new:
+            text = f"{words(entry)} (no longer in the changelog)"
+            out.append(PolicyChange("changelog", "removed", version, "", entry, None, text))
     return out
 
 

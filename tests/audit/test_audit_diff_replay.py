@@ -52,6 +52,9 @@ def test_diff_text(run: Run, two_versions: Path) -> None:
     assert out.stdout == (
         "demo@1.0.0 -> demo@1.1.0: 1 change\n"
         "\n"
+        "Changelog (the authors' notes)\n"
+        "  + 1.1.0: TODO: say what changed and why, citing the guidance.\n"
+        "\n"
         "Parameters\n"
         "  ~ parameter status_min_days: 7 -> 10 days\n"
     )
@@ -206,3 +209,27 @@ def test_diff_cohort_reads_csv_like_batch(run: Run, two_versions: Path, tmp_path
     assert {k: v for k, v in from_csv.items() if k != "as_of"} == {
         k: v for k, v in from_jsonl.items() if k != "as_of"
     }
+
+
+def test_diff_lists_changelog_entries_added_changed_and_dropped() -> None:
+    from followup.engine._diff import _changelog
+
+    old = {
+        "changelog": [
+            {"version": "1.0.0", "changes": ["first"]},
+            {"version": "0.9.0", "changes": ["beta"]},
+        ]
+    }
+    new = {
+        "changelog": [
+            {"version": "1.1.0", "date": "2026-11-25", "changes": ["wait longer", "G3"]},
+            {"version": "1.0.0", "changes": ["first release"]},
+        ]
+    }
+    found = [(c.section, c.kind, c.name, c.text) for c in _changelog(old, new)]
+    assert found == [
+        ("changelog", "added", "1.1.0", "1.1.0: wait longer; G3"),
+        ("changelog", "changed", "1.0.0", "1.0.0: first release (was: 1.0.0: first)"),
+        ("changelog", "removed", "0.9.0", "0.9.0: beta (no longer in the changelog)"),
+    ]
+    assert _changelog(new, new) == []
