@@ -404,6 +404,11 @@ def _compile(n: Node, env: Env) -> tuple[str, Fn]:
     raise ExprError(f"unsupported expression part {n.kind}", n.offset)  # pragma: no cover
 
 
+_DAY = timedelta(days=1)
+#: the length of one calendar unit
+_UNIT_SPANS = {"hours": timedelta(hours=1), "days": _DAY, "weeks": timedelta(weeks=1)}
+
+
 def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
     it, inner = _compile(n.args[0], env)
     if it != "number":
@@ -427,9 +432,7 @@ def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
             return None if v is None else Duration(None, int(v))
 
         return "duration", business
-    scale = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}[
-        unit
-    ]
+    scale = _UNIT_SPANS[unit]
     if constant:
         fixed = Duration(scale * inner({}))
         return "duration", lambda f: fixed
@@ -482,9 +485,6 @@ def _compile_arith(n: Node, env: Env) -> tuple[str, Fn]:
     )
 
 
-_DAY = timedelta(days=1)
-
-
 def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
     """``moment +/- N unit`` without building a Duration per evaluation; same results as ``shift``.
 
@@ -514,7 +514,7 @@ def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
             return cal.add_business_days(a, sign * int(v), f.get("country"))
 
         return moved_business_by
-    scale = {"hours": timedelta(hours=1), "days": _DAY, "weeks": timedelta(weeks=1)}[unit] * sign
+    scale = _UNIT_SPANS[unit] * sign
     if constant:
         delta = scale * inner({})
         if delta % _DAY == timedelta(0):  # a date stays a date, a date-time keeps its time
