@@ -49,7 +49,68 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class WorkerDied(FollowupError):
-    """A worker process ended without sending back a chunk it was given."""
+    """A worker process ended without sending back a chunk it was given.
+
+    The pool raises it naming the worker; ``run_batch`` raises it again with
+    what the run kept (``completed`` rows, and whether ``--resume`` continues).
+
+    Attributes:
+        pid: the worker's process id.
+        exitcode: its exit code, negative for the signal that ended it; None
+            when unknown.
+        rows_in_hand: first and last row of the chunk it owed next, if any.
+        completed: rows written when the run stopped (None: not known here).
+        resumable: whether a run with ``--resume`` continues from ``completed``.
+    """
+
+    def __init__(
+        self,
+        pid: int | None,
+        exitcode: int | None,
+        rows_in_hand: tuple[int, int] | None = None,
+        *,
+        completed: int | None = None,
+        resumable: bool = False,
+        output: str | None = None,
+    ) -> None:
+        self.pid, self.exitcode, self.rows_in_hand = pid, exitcode, rows_in_hand
+        self.completed, self.resumable = completed, resumable
+        text = f"worker process {pid} died ({_how_it_ended(exitcode)})"
+        if rows_in_hand is not None:
+            text += f" while evaluating rows {rows_in_hand[0]}-{rows_in_hand[1]}"
+        if completed is not None:
+            text += f"; the run stopped after {completed} rows"
+            if resumable:
+                text += (
+                    f"; {output} was not written; run the same command with --resume to continue"
+                )
+            else:
+                text += "; run it again to start over"
+        super().__init__(text)
+
+    def stopped_after(self, completed: int, resumable: bool, output: str | None) -> WorkerDied:
+        """The same death, with what the run kept."""
+        return WorkerDied(
+            self.pid,
+            self.exitcode,
+            self.rows_in_hand,
+            completed=completed,
+            resumable=resumable,
+            output=output,
+        )
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "exit status unknown"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = ", perhaps by the out-of-memory killer" if exitcode == -signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {exitcode}"
 
 
 def init_worker(job: BatchJob) -> None:
@@ -132,12 +193,21 @@ def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: lis
             return
 
 
-class _Pending:
-    __slots__ = ("_executor", "_ok", "_value", "done", "worker")
+def _rows_of(chunk: RawChunk) -> tuple[int, int]:
+    """The first and last row of ``chunk``."""
+    count = (
+        sum(batch.num_rows for batch in chunk.items) if chunk.kind == "arrow" else len(chunk.items)
+    )
+    return chunk.first_row, chunk.first_row + max(count, 1) - 1
 
-    def __init__(self, executor: PoolExecutor, worker: _Worker) -> None:
+
+class _Pending:
+    __slots__ = ("_executor", "_ok", "_value", "done", "rows", "worker")
+
+    def __init__(self, executor: PoolExecutor, worker: _Worker, rows: tuple[int, int]) -> None:
         self._executor = executor
         self.worker = worker
+        self.rows = rows  # first and last row of the chunk, to name it if the worker dies
         self.done = False
         self._ok = True
         self._value: Any = None
@@ -217,9 +287,14 @@ class PoolExecutor:
         for worker in self._workers:
             worker.start_sending()
 
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids, in the order the workers were started."""
+        return [w.process.pid for w in self._workers]
+
     def submit(self, job: BatchJob, chunk: RawChunk) -> _Pending:
         worker = min(self._workers, key=lambda w: len(w.outstanding))
-        pending = _Pending(self, worker)
+        pending = _Pending(self, worker, _rows_of(chunk))
         worker.outstanding.append(pending)
         worker.outbox.put((job, chunk))
         return pending
@@ -239,10 +314,9 @@ class PoolExecutor:
             if size:
                 value.data = _read_exactly(worker.results.fileno(), size)
         except (EOFError, OSError) as exc:
-            worker.process.join(1)
+            worker.process.join(1)  # its pipe is closed: it has ended, or is about to
             raise WorkerDied(
-                f"worker process {worker.process.pid} ended unexpectedly "
-                f"(exit code {worker.process.exitcode})"
+                worker.process.pid, worker.process.exitcode, worker.outstanding[0].rows
             ) from exc
         worker.outstanding.popleft().set(ok, value)
 

@@ -31,7 +31,7 @@ from ._checkpoint import (
     remove_quietly,
 )
 from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
-from ._pool import PoolExecutor
+from ._pool import PoolExecutor, WorkerDied
 from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
 from ._worker import ChunkResult, decode_id, encode_id, evaluate_chunk
 from ._writers import csv_header
@@ -450,6 +450,8 @@ def run_batch(
         UnreadableInput: the input cannot be read.
         CheckpointMismatch: ``resume`` for a checkpoint of another run.
         BatchInterrupted: Ctrl-C or SIGTERM; a file output is resumable.
+        WorkerDied: a worker process died (killed, out of memory); what was
+            written is kept, like an interruption, and a file output is resumable.
         PolicyError, PolicyNotFound: the policy does not load.
     """
     options = options or BatchOptions()
@@ -571,7 +573,9 @@ def _run(
         cancel = False
     except _Stop:
         cancel = True
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, WorkerDied) as exc:
+        # Stopped from outside (Ctrl-C, SIGTERM, a worker killed): keep what
+        # was written for --resume.
         executor.shutdown(cancel=True)
         if run.consistent:  # else the last checkpoint stands; resume truncates past it
             save_checkpoint()
@@ -580,6 +584,8 @@ def _run(
                 f.close()
         if ids_fh is not None:
             ids_fh.close()
+        if isinstance(exc, WorkerDied):
+            raise exc.stopped_after(run.rows, resumable, output) from exc
         raise BatchInterrupted(run.rows, resumable) from exc
     except BaseException:
         executor.shutdown(cancel=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections import Counter
@@ -260,20 +261,52 @@ def failing_policy(name: str, version: str | None = None) -> Any:
     raise ValueError(f"no policy called {name}")
 
 
-def test_a_worker_that_dies_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
+def _dies_at_row_151(tmp_path: Path) -> tuple[InputSpec, BatchJob]:
     rows = cohort(200, seed=2)
     rows[150] = {**rows[150], "applicant_id": "DIE"}
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     job = BatchJob(PolicyRef("x", None, f"{__name__}:dying_policy"), "none", AS_OF, "jsonl")
+    return InputSpec(str(source), "jsonl"), job
+
+
+def test_a_worker_that_dies_stops_the_run_instead_of_hanging_and_keeps_its_state(
+    tmp_path: Path,
+) -> None:
+    source, job = _dies_at_row_151(tmp_path)
     out = tmp_path / "out.jsonl"
-    with pytest.raises(WorkerDied, match="exit code 3"):
-        run_batch(
-            InputSpec(str(source), "jsonl"),
-            job,
-            output=str(out),
-            options=BatchOptions(workers=2, chunk_size=10),
-        )
+    with pytest.raises(WorkerDied) as info:
+        run_batch(source, job, output=str(out), options=BatchOptions(workers=2, chunk_size=10))
+    died = info.value
+    assert died.exitcode == 3 and died.rows_in_hand == (151, 160)
+    assert died.resumable and died.completed is not None and died.completed <= 150
+    assert str(died) == (
+        f"worker process {died.pid} died (exit code 3) while evaluating rows 151-160; "
+        f"the run stopped after {died.completed} rows; {out} was not written; "
+        "run the same command with --resume to continue"
+    )
+    # kept as an interruption keeps it: the checkpoint says what was written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.jsonl", "out.jsonl.checkpoint", "out.jsonl.ids", "out.jsonl.part"
+    ]  # fmt: skip
+    checkpoint = json.loads((tmp_path / "out.jsonl.checkpoint").read_text())
+    assert checkpoint["rows"] == died.completed
+    assert checkpoint["output_bytes"] == (tmp_path / "out.jsonl.part").stat().st_size
+    assert (tmp_path / "out.jsonl.part").read_bytes().count(b"\n") == died.completed
+
+
+def test_a_worker_that_dies_writing_to_a_stream_is_not_resumable(tmp_path: Path) -> None:
+    source, job = _dies_at_row_151(tmp_path)
+    stream = io.BytesIO()
+    with pytest.raises(WorkerDied) as info:
+        options = BatchOptions(workers=2, chunk_size=10)
+        run_batch(source, job, output=None, stream=stream, options=options)
+    died = info.value
+    assert not died.resumable
+    assert str(died).endswith(
+        f"the run stopped after {died.completed} rows; run it again to start over"
+    )
+    assert stream.getvalue().count(b"\n") == died.completed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 

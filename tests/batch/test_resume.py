@@ -7,9 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -44,76 +44,158 @@ def _args(source: Path, out: Path, *extra: str) -> list[str]:
             "--trace", "full", "--chunk-size", "25", *extra]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Outputs:
+    """What an uninterrupted run writes: decisions, errors, and the summary's counts."""
+
+    output: bytes
+    errors: bytes
+    summary: dict[str, Any]
+
+
+def _outputs(out: Path) -> _Outputs:
+    summary = json.loads(Path(str(out) + ".summary").read_text())
+    del summary["timing"], summary["output"]  # when and where, not what
+    return _Outputs(out.read_bytes(), Path(str(out) + ".errors").read_bytes(), summary)
+
+
 @pytest.fixture(scope="module")
-def reference(source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+def reference(source: Path, tmp_path_factory: pytest.TempPathFactory) -> _Outputs:
     out = tmp_path_factory.mktemp("ref") / "out.jsonl"
     result = CliRunner().invoke(
-        batch_command, _args(source, out, "--workers", "2", "--trace", "fired")
+        batch_command,
+        _args(source, out, "--workers", "2", "--trace", "fired", "--summary", f"{out}.summary"),
     )
     assert result.exit_code == 1, result.output  # the broken lines
-    return out.read_bytes(), Path(str(out) + ".errors").read_bytes()
+    return _outputs(out)
 
 
-def _start_and_stop(source: Path, out: Path, sig: int) -> tuple[int, bytes]:
-    """Start a run in its own process group; send ``sig`` once it has checkpointed."""
-    # Each row is slowed down (in the workers too: they are forked) so the run is
-    # surely still going when it is interrupted, however fast the machine.
-    code = (
-        "import time\n"
-        "from followup.engine._policy import Policy\n"
-        "evaluate = Policy.evaluate\n"
-        "def slow(*args, **kwargs):\n"
-        "    time.sleep(0.002)\n"
-        "    return evaluate(*args, **kwargs)\n"
-        "Policy.evaluate = slow\n"
-        "from followup.cli.batch import batch_command\n"
-        "batch_command()\n"
-    )
-    args = _args(source, out, "--workers", "2", "--trace", "fired", "--checkpoint-every", "0")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args], start_new_session=True, stderr=subprocess.PIPE
-    )
-    checkpoint = Path(str(out) + ".checkpoint")
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if (
-                checkpoint.exists()
-                and json.loads(checkpoint.read_text() or "{}").get("rows", 0) >= 300
-            ):
-                break
-            assert proc.poll() is None, "the run ended before it could be interrupted"
-            time.sleep(0.01)
-        os.killpg(proc.pid, sig)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        # never leave the run (or its workers) behind when an assertion fails
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    return proc.returncode, err
+def _resume(source: Path, out: Path) -> _Outputs:
+    """Run the same command with --resume; it must complete the run."""
+    result = CliRunner().invoke(
+        batch_command,
+        _args(source, out, "--workers", "2", "--trace", "fired", "--resume",
+              "--summary", f"{out}.summary"),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"read {ROWS} = decided {ROWS - 3} + errors 3" in result.stderr
+    return _outputs(out)
+
+
+# The CLI with hooks, for tests that stop it part-way: it checkpoints after every
+# chunk, prints its worker pids once they are started, and once it has
+# checkpointed 300 rows it prints "paused" and waits for a line on stdin, so the
+# test acts while the run is surely going (meanwhile the workers finish at most
+# a window of chunks). The checkpoint interval is set on run_batch's options:
+# the CLI does not pass its hidden --checkpoint-every on.
+_PAUSING_CLI = """\
+import dataclasses, sys
+from followup.cli import batch as cli
+from followup.engine.batch import _checkpoint, _pool
+start, save, run_batch = _pool.PoolExecutor.__init__, _checkpoint.Checkpoint.save, cli.run_batch
+def started(self, *args, **kwargs):
+    start(self, *args, **kwargs)
+    print("workers", *self.pids, flush=True)
+paused = False
+def saved(self, path):
+    global paused
+    save(self, path)
+    if self.rows >= 300 and not paused:
+        paused = True
+        print("paused", flush=True)
+        sys.stdin.readline()
+def checkpoint_each_chunk(*args, options, **kwargs):
+    options = dataclasses.replace(options, checkpoint_seconds=0)
+    return run_batch(*args, options=options, **kwargs)
+_pool.PoolExecutor.__init__ = started
+_checkpoint.Checkpoint.save = saved
+cli.run_batch = checkpoint_each_chunk
+cli.batch_command()
+"""
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    returncode: int
+    stderr: str
+    pid: int  # the process the signal was sent to
+
+
+def _start_and_stop(source: Path, out: Path, sig: int, *, worker: bool = False) -> _Stopped:
+    """Start a run in its own process group; once it has checkpointed 300 rows send
+    ``sig`` to the whole group, or with ``worker`` to its first worker process only."""
+    args = _args(source, out, "--workers", "2", "--trace", "fired")
+    with subprocess.Popen(
+        [sys.executable, "-c", _PAUSING_CLI, *args],
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            first, *pids = proc.stdout.readline().split()
+            assert first == b"workers" and len(pids) == 2, proc.stderr.read()
+            paused = proc.stdout.readline()
+            assert paused == b"paused\n", (
+                b"the run ended before it could be stopped: " + proc.stderr.read()
+            )
+            target = int(pids[0]) if worker else proc.pid
+            if worker:
+                os.kill(target, sig)
+            else:
+                os.killpg(proc.pid, sig)
+            _, err = proc.communicate(b"go on\n", timeout=60)
+        finally:
+            # never leave the run (or its workers) behind when an assertion fails
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    return _Stopped(proc.returncode, err.decode(), target)
+
+
+def _kept_for_resume(out: Path) -> int:
+    """Check no output was written but the run's state was kept; the rows it holds."""
+    assert not out.exists() and not Path(str(out) + ".errors").exists()
+    assert Path(str(out) + ".part").exists()
+    done: int = json.loads(Path(str(out) + ".checkpoint").read_text())["rows"]
+    assert 300 <= done < ROWS
+    return done
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_run_leaves_no_output_and_resume_completes_it(
-    sig: int, source: Path, reference: tuple[bytes, bytes], tmp_path: Path
+    sig: int, source: Path, reference: _Outputs, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
-    returncode, err = _start_and_stop(source, out, sig)
-    assert not out.exists() and not Path(str(out) + ".errors").exists()
-    assert Path(str(out) + ".part").exists()
+    stopped = _start_and_stop(source, out, sig)
     if sig == signal.SIGTERM:
-        assert returncode == 130
-        assert b"--resume" in err
-    done = json.loads(Path(str(out) + ".checkpoint").read_text())["rows"]
-    assert 0 < done < ROWS
-    result = CliRunner().invoke(
-        batch_command, _args(source, out, "--workers", "2", "--trace", "fired", "--resume")
-    )
-    assert result.exit_code == 1, result.output
-    assert f"read {ROWS} = decided {ROWS - 3} + errors 3" in result.stderr
-    assert (out.read_bytes(), Path(str(out) + ".errors").read_bytes()) == reference
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.errors"]
+        assert stopped.returncode == 130
+        assert "--resume" in stopped.stderr
+    _kept_for_resume(out)
+    assert _resume(source, out) == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "out.jsonl", "out.jsonl.errors", "out.jsonl.summary"
+    ]  # fmt: skip
+
+
+def test_a_killed_worker_stops_the_run_like_an_interruption_and_resume_completes_it(
+    source: Path, reference: _Outputs, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    stopped = _start_and_stop(source, out, signal.SIGKILL, worker=True)
+    assert stopped.returncode == 1, stopped.stderr
+    done = _kept_for_resume(out)
+    assert "Traceback" not in stopped.stderr
+    message = stopped.stderr.strip()
+    assert message.startswith(f"Error: worker process {stopped.pid} died (killed by SIGKILL")
+    assert "while evaluating rows" in message
+    assert f"the run stopped after {done} rows; {out} was not written" in message
+    assert message.endswith("run the same command with --resume to continue")
+    assert _resume(source, out) == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "out.jsonl", "out.jsonl.errors", "out.jsonl.summary"
+    ]  # fmt: skip
 
 
 def test_resume_refuses_a_checkpoint_of_other_options(source: Path, tmp_path: Path) -> None:
@@ -126,14 +208,14 @@ def test_resume_refuses_a_checkpoint_of_other_options(source: Path, tmp_path: Pa
 
 
 def test_resume_without_a_checkpoint_starts_over(
-    source: Path, reference: tuple[bytes, bytes], tmp_path: Path
+    source: Path, reference: _Outputs, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
     result = CliRunner().invoke(
         batch_command, _args(source, out, "--workers", "2", "--trace", "fired", "--resume")
     )
     assert result.exit_code == 1
-    assert out.read_bytes() == reference[0]
+    assert out.read_bytes() == reference.output
 
 
 class _InterruptAfter:
