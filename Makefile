@@ -5,8 +5,13 @@ BIN := $(VENV)/bin
 # everything the whole test suite exercises: the durable_rules backend (built from
 # source with gcc), Parquet and Dask
 ALL_EXTRAS := dev,durable,parquet,dask
+# the same project installed as users get it: the engine's hot modules compiled by
+# mypyc (setup.py); .venv holds an editable, pure-Python install for development
+COMPILED := .venv-compiled
+SOURCES := pyproject.toml setup.py $(wildcard pkg/*.py engine/*.py engine/batch/*.py cli/*.py \
+	policies/*/* schemas/*.json)
 
-.PHONY: install install-all demo test lint typecheck pytest bench clean fmt
+.PHONY: install install-all install-compiled demo test lint typecheck pytest test-compiled bench clean fmt
 
 $(VENV)/.base: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,8 +23,16 @@ $(VENV)/.all: pyproject.toml $(VENV)/.base
 	$(BIN)/pip install -q -e ".[$(ALL_EXTRAS)]"
 	touch $@
 
+$(COMPILED)/.installed: $(SOURCES)
+	test -d $(COMPILED) || $(PY) -m venv $(COMPILED)
+	$(COMPILED)/bin/pip install -q --upgrade pip "setuptools>=77" wheel
+	$(COMPILED)/bin/pip install -q --force-reinstall --no-deps .
+	$(COMPILED)/bin/pip install -q ".[$(ALL_EXTRAS)]"
+	touch $@
+
 install: $(VENV)/.base
 install-all: $(VENV)/.all
+install-compiled: $(COMPILED)/.installed
 
 demo: install
 	$(BIN)/followup evaluate examples/final-round-finance.yaml
@@ -32,18 +45,23 @@ typecheck: install-all
 	$(BIN)/mypy engine/
 
 pytest: install-all
-	$(BIN)/pytest -q
+	FOLLOWUP_EXPECT_BUILD=pure $(BIN)/pytest -q
 
-test: lint typecheck pytest
+# the whole suite again against the compiled build: both must behave the same
+test-compiled: install-compiled
+	FOLLOWUP_EXPECT_BUILD=compiled $(COMPILED)/bin/pytest -q -p no:cacheprovider
+	$(COMPILED)/bin/followup test
+
+test: lint typecheck pytest test-compiled
 	$(BIN)/followup test
 	$(BIN)/followup check
 
-bench: install-all
-	$(BIN)/python benchmarks/bench_batch.py
+bench: install-compiled
+	$(COMPILED)/bin/python benchmarks/bench_batch.py
 
 fmt: install-all
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(COMPILED) build *.egg-info

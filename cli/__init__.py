@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from followup.engine import (
+    BUILD,
     ENGINE_VERSION,
     BackendUnavailable,
     FactsError,
@@ -58,7 +59,9 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(ENGINE_VERSION, prog_name="followup")
+@click.version_option(
+    ENGINE_VERSION, prog_name="followup", message=f"%(prog)s, version %(version)s ({BUILD} build)"
+)
 @click.option(
     "--policies-dir",
     multiple=True,

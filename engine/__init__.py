@@ -32,8 +32,21 @@ from ._policy import (
 )
 from ._schema import load_schema
 
+
+def _build() -> str:
+    from . import _agenda, _calendar, _conditions, _decision, _expr, _facts
+
+    hot = (_agenda, _calendar, _conditions, _decision, _expr, _facts)
+    return "pure" if any(str(m.__file__).endswith(".py") for m in hot) else "compiled"
+
+
+#: "compiled" when the modules every decision runs through are C extensions built
+#: by mypyc (see setup.py), "pure" when they run as Python; decisions are the same
+BUILD = _build()
+
 __all__ = [
     "ACTIONS",
+    "BUILD",
     "CHANNELS",
     "ENGINE_VERSION",
     "FACTS",

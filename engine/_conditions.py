@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from . import _calendar as cal
 from ._expr import Compiled, Env, ExprError, compile_node, describe_error, parse
 from ._facts import as_datetime
@@ -174,6 +176,8 @@ def _is_present(v: Any) -> bool:
     return v is not None and not (isinstance(v, tuple) and not v)
 
 
+# not a mypyc native class: check and values are set per instance (see setup.py)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Leaf:
     """A single test: subject, operator, operand."""
@@ -214,6 +218,7 @@ class Leaf:
         raise NotImplementedError  # pragma: no cover
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Group:
     """``all``, ``any`` or ``not`` over child conditions."""
