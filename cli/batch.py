@@ -54,6 +54,10 @@ def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _on_terminal(stream: IO[str]) -> bool:
+    return stream.isatty()
+
+
 class _ProgressLine:
     """A one-line progress bar on a terminal: rows, rows/s, percent and ETA."""
 
@@ -83,9 +87,11 @@ class _ProgressLine:
         self._shown = True
 
     def close(self) -> None:
+        """Clear the line, so that what is written next starts on a clean one."""
         if self._shown:
             self._stream.write("\r" + " " * 79 + "\r")
             self._stream.flush()
+            self._shown = False
 
 
 class _ErrorLines:
@@ -293,9 +299,13 @@ def batch_command(
     )
     job = BatchJob(ref, trace, as_of or "", output_format)
     options = BatchOptions(
-        workers=workers, chunk_size=chunk_size, max_errors=max_errors, resume=resume
+        workers=workers,
+        chunk_size=chunk_size,
+        max_errors=max_errors,
+        resume=resume,
+        checkpoint_seconds=checkpoint_every,
     )
-    bar = _ProgressLine(sys.stderr) if sys.stderr.isatty() and not quiet else None
+    bar = _ProgressLine(sys.stderr) if _on_terminal(sys.stderr) and not quiet else None
     shown = _ErrorLines() if errors_path is None and not quiet else None
     try:
         with _sigterm_as_interrupt(), _executor(dask_scheduler, workers) as executor:
@@ -311,8 +321,6 @@ def batch_command(
                 executor=executor,
             )
     except BatchInterrupted as exc:
-        if bar:
-            bar.close()
         if exc.resumable:
             text = f"{output} was not written; run the same command with --resume to continue"
         else:
@@ -325,8 +333,9 @@ def batch_command(
         raise click.UsageError(str(exc)) from exc
     except (PolicyError, FollowupError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if bar:
-        bar.close()
+    finally:
+        if bar:
+            bar.close()  # before any message, which would otherwise share its line
     if shown:
         shown.close()
     _report(result)

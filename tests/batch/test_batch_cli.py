@@ -333,3 +333,53 @@ def test_no_progress_bar_when_piped(
     )
     assert result.exit_code == 0
     assert result.stderr == "read 10 = decided 10 + errors 0\n"
+
+
+def test_checkpoint_every_reaches_the_run(
+    rows: list[dict[str, Any]],
+    write_cohort: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import followup.cli.batch as cli_batch
+
+    seen: list[float] = []
+    real = cli_batch.run_batch
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["options"].checkpoint_seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_batch, "run_batch", recording)
+    source = write_cohort(rows[:5], "in.jsonl")
+    out = str(tmp_path / "o.jsonl")
+    result = CliRunner().invoke(
+        batch_command, [str(source), "-o", out, "--as-of", AS_OF, "--checkpoint-every", "0.25"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == [0.25]
+
+
+def test_the_progress_bar_is_cleared_before_an_error_message(
+    rows: list[dict[str, Any]],
+    write_cohort: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import followup.cli.batch as cli_batch
+    from followup.engine import FollowupError
+    from followup.engine.batch import Progress
+
+    def failing(*args: Any, progress: Any, **kwargs: Any) -> Any:
+        progress(Progress(5, 0, 10, 20, 1.0, 0))
+        raise FollowupError("worker process 1 died")
+
+    monkeypatch.setattr(cli_batch, "_on_terminal", lambda stream: True)
+    monkeypatch.setattr(cli_batch, "run_batch", failing)
+    source = write_cohort(rows[:5], "in.jsonl")
+    result = CliRunner().invoke(batch_command, [str(source), "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 1
+    bar, cleared, message = result.stderr.split("\r")[1:]
+    assert bar.split()[:4] == ["5", "rows", "5", "rows/s"]
+    assert cleared == " " * 79
+    assert message == "Error: worker process 1 died\n"
