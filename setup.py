@@ -28,7 +28,16 @@ from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
 #: the modules every decision runs through (see docs/performance.md)
-HOT = ("_agenda", "_calendar", "_conditions", "_decision", "_expr", "_facts")
+HOT = (
+    "_agenda",
+    "_calendar",
+    "_compiler",
+    "_conditions",
+    "_decision",
+    "_expr",
+    "_facts",
+    "_policy",
+)
 
 
 def _editable() -> bool:

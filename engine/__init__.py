@@ -32,12 +32,24 @@ from ._policy import (
 )
 from ._schema import load_schema
 
+#: the modules every decision runs through: C extensions in the compiled build (setup.py)
+HOT_MODULES = (
+    "_agenda",
+    "_calendar",
+    "_compiler",
+    "_conditions",
+    "_decision",
+    "_expr",
+    "_facts",
+    "_policy",
+)
+
 
 def _build() -> str:
-    from . import _agenda, _calendar, _conditions, _decision, _expr, _facts
+    import importlib
 
-    hot = (_agenda, _calendar, _conditions, _decision, _expr, _facts)
-    return "pure" if any(str(m.__file__).endswith(".py") for m in hot) else "compiled"
+    files = [str(importlib.import_module(f"{__name__}.{m}").__file__) for m in HOT_MODULES]
+    return "pure" if any(f.endswith(".py") for f in files) else "compiled"
 
 
 #: "compiled" when the modules every decision runs through are C extensions built
@@ -51,6 +63,7 @@ __all__ = [
     "ENGINE_VERSION",
     "FACTS",
     "FACT_KINDS",
+    "HOT_MODULES",
     "INDUSTRIES",
     "STAGES",
     "STATUSES",

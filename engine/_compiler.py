@@ -17,6 +17,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from . import _calendar as cal
 from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
 from ._errors import Problem, did_you_mean
@@ -67,6 +69,8 @@ class Table:
         return self.default if self.has_default else None
 
 
+# not a mypyc native class: __post_init__ sets inputs (see setup.py)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class SetFact:
     fact: str

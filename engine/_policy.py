@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from ._agenda import TRACE_MODES, run
 from ._compiler import CompiledPolicy, compile_policy
 from ._conditions import jsonable
@@ -50,6 +52,8 @@ def semver_key(version: str) -> tuple[int, int, int, int, str]:
     return int(major), int(minor), int(patch), 0 if pre else 1, pre or ""
 
 
+# not a mypyc native class: the durable backend keeps a weak reference to each policy
+@mypyc_attr(native_class=False)
 class Policy:
     """A loaded, compiled, immutable policy.
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.machinery
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from followup.cli import main
-from followup.engine import BUILD
-
-HOT = ("_agenda", "_calendar", "_conditions", "_decision", "_expr", "_facts")
+from followup.engine import BUILD, HOT_MODULES
 
 
 def test_the_suite_runs_against_the_build_it_was_asked_to_test() -> None:
@@ -26,7 +26,7 @@ def test_the_suite_runs_against_the_build_it_was_asked_to_test() -> None:
 
 
 def test_the_hot_modules_are_all_python_or_all_compiled() -> None:
-    files = [str(importlib.import_module(f"followup.engine.{m}").__file__) for m in HOT]
+    files = [str(importlib.import_module(f"followup.engine.{m}").__file__) for m in HOT_MODULES]
     kinds = {
         "extension" if f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else "python"
         for f in files
@@ -38,3 +38,13 @@ def test_version_says_which_build() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"followup, version 0.1.0 ({BUILD} build)\n"
+
+
+def test_setup_compiles_the_hot_modules() -> None:
+    tree = ast.parse((Path(__file__).parents[1] / "setup.py").read_text(encoding="utf-8"))
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "HOT"
+    )
+    assert tuple(listed) == HOT_MODULES
