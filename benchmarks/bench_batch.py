@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 import gen_cohort  # noqa: E402
 
-from followup.engine import load_policy  # noqa: E402
+from followup.engine import BUILD, load_policy  # noqa: E402
 from followup.engine.batch import BatchJob, BatchOptions, InputSpec, PolicyRef, run_batch  # noqa: E402
 from followup.engine.batch._job import COLLECTOR_THRESHOLDS  # noqa: E402
 
@@ -191,7 +191,8 @@ def main() -> None:
         )
 
     print(
-        f"cohort: {args.n:,} applicants, {source.stat().st_size / 1e6:,.0f} MB JSONL; CPUs: {os.cpu_count()}"
+        f"cohort: {args.n:,} applicants, {source.stat().st_size / 1e6:,.0f} MB JSONL; "
+        f"CPUs: {os.cpu_count()}; {BUILD} build"
     )
     seconds, cpu, read = io_floor(source, work / "floor.jsonl", as_of)
     print(

@@ -30,8 +30,11 @@ import gen_cohort  # noqa: E402
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _inner(cohort: Path, trace: str, warm: int, rows: int) -> None:
-    """What runs under valgrind: warm up, then evaluate ``rows`` unseen rows."""
+def _inner(cohort: Path, trace: str, warm: int, rows: int, evaluate: int) -> None:
+    """What runs under valgrind: read ``warm + rows`` rows, warm up, evaluate ``evaluate``.
+
+    Both runs read the same rows, so reading them is not counted.
+    """
     from followup.engine import load_policy
 
     policy = load_policy("interview-follow-up")
@@ -40,13 +43,23 @@ def _inner(cohort: Path, trace: str, warm: int, rows: int) -> None:
         facts = [json.loads(line) for _, line in zip(range(warm + rows), fh, strict=False)]
     for row in facts[:warm]:
         policy.evaluate(row, as_of=as_of, trace=trace).to_bytes()
-    for row in facts[warm : warm + rows]:
+    for row in facts[warm : warm + evaluate]:
         policy.evaluate(row, as_of=as_of, trace=trace).to_bytes()
 
 
-def _count(cohort: Path, trace: str, warm: int, rows: int) -> subprocess.Popen[str]:
+def _count(cohort: Path, trace: str, warm: int, rows: int, evaluate: int) -> subprocess.Popen[str]:
     valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    args = [str(cohort), "--trace", trace, "--warm", str(warm), "--inner", str(rows)]
+    args = [
+        str(cohort),
+        "--trace",
+        trace,
+        "--warm",
+        str(warm),
+        "--rows",
+        str(rows),
+        "--inner",
+        str(evaluate),
+    ]
     return subprocess.Popen(
         [*valgrind, sys.executable, __file__, *args],
         stdout=subprocess.DEVNULL,
@@ -74,7 +87,7 @@ def main() -> None:
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner is not None:
-        _inner(Path(args.cohort), args.trace, args.warm, args.inner)
+        _inner(Path(args.cohort), args.trace, args.warm, args.rows, args.inner)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt install valgrind)")
@@ -83,11 +96,14 @@ def main() -> None:
         if cohort is None:
             cohort = Path(tmp) / "cohort.jsonl"
             gen_cohort.write(gen_cohort.cohort(args.warm + args.rows), str(cohort), "jsonl")
-        runs = [_count(cohort, args.trace, args.warm, n) for n in (0, args.rows)]
+        runs = [_count(cohort, args.trace, args.warm, args.rows, n) for n in (0, args.rows)]
         base, counted = (_collected(proc) for proc in runs)
+    from followup.engine import BUILD
+
     print(
         f"{(counted - base) / args.rows:,.0f} instructions per decision "
-        f"(evaluate + JSON, trace {args.trace}, {args.rows:,} rows after {args.warm:,})"
+        f"(evaluate + JSON, trace {args.trace}, {args.rows:,} rows after {args.warm:,}; "
+        f"{BUILD} build)"
     )
 
 

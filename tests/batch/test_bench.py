@@ -65,7 +65,7 @@ def test_the_instruction_count_program_runs(tmp_path: Path) -> None:
     source = tmp_path / "cohort.jsonl"
     gen_cohort.write(cohort(30), str(source), "jsonl")
     script = ROOT / "benchmarks" / "bench_instructions.py"
-    args = [str(source), "--warm", "10", "--inner", "20", "--trace", "fired"]
+    args = [str(source), "--warm", "10", "--rows", "20", "--inner", "20", "--trace", "fired"]
     proc = subprocess.run(
         [sys.executable, str(script), *args], capture_output=True, text=True, check=False
     )
