@@ -16,6 +16,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
 from ._conditions import compare_moments, jsonable, trace
 
@@ -69,6 +71,15 @@ def recommendation(
 @functools.lru_cache(maxsize=4096)
 def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any]:
     return {"rule": rule, "reason": reason, "failed_condition": failed, "conditions": []}
+
+
+# The entries of rules that did not fire, with trace none or fired, are kept as
+# their JSON bytes: a decision carries about two dozen of them and serialising
+# them again for every applicant was a tenth of the work. Only the decision's
+# bytes show them (``Decision.to_bytes`` and what is made from it).
+@functools.lru_cache(maxsize=4096)
+def _constant_json(rule: str, reason: str, failed: str | None) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(_constant_entry(rule, reason, failed)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -155,7 +166,7 @@ MEMO_REVIEW = 2048
 MEMO_MAX_MISS_RATE = 0.6
 
 # a rule's verdict: (failing text or None, entry when it fails or fires, entry when shadowed)
-_Verdict = tuple[str | None, dict[str, Any], dict[str, Any] | None]
+_Verdict = tuple[str | None, Any, Any]
 # a fired rule's effects: (fact, value, derived entry) per set, recommendations, cautions
 _Effects = tuple[
     tuple[tuple[str, Any, dict[str, Any]], ...],
@@ -230,7 +241,7 @@ def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdic
     conditions: list[dict[str, Any]] = []
     if failed is not None:
         if not full or when is None:
-            return failed, _constant_entry(rule.id, "failed", failed if detail else None), None
+            return failed, _constant_json(rule.id, "failed", failed if detail else None), None
         trace(when, known, conditions)
         entry = {
             "rule": rule.id,
@@ -244,6 +255,7 @@ def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdic
         fired = {"rule": rule.id, "conditions": conditions}
     else:
         fired = _constant_fired(rule.id)
+    shadowed: Any  # an entry, or its JSON bytes
     if full and when is not None:
         shadowed = {
             "rule": rule.id,
@@ -251,8 +263,10 @@ def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdic
             "failed_condition": None,
             "conditions": conditions,
         }
-    else:
+    elif full:
         shadowed = _constant_entry(rule.id, "shadowed", None)
+    else:
+        shadowed = _constant_json(rule.id, "shadowed", None)
     return None, fired, shadowed
 
 
@@ -310,7 +324,7 @@ def run(
     recommendations: list[dict[str, Any]] = []
     cautions: list[dict[str, Any]] = []
     fired: list[dict[str, Any]] = []
-    not_fired: list[dict[str, Any]] = []
+    not_fired: list[Any] = []  # entries, or their JSON bytes (see _constant_json)
     for rule, verdicts, writes, effects_memo, copy_facts in steps:
         if verdicts is not None:
             # verdicts and effects are non-empty tuples: None is the only false value

@@ -51,7 +51,11 @@ class Decision:
         return [entry["rule"] for entry in self._data["trace"]["fired"]]
 
     def view(self) -> Mapping[str, Any]:
-        """The decision's content without copying it: read only (for counters in hot loops)."""
+        """The decision's content without copying it: read only (for counters in hot loops).
+
+        The entries of ``trace.not_fired`` may be held as their JSON bytes; read
+        them through :meth:`to_dict`.
+        """
         return MappingProxyType(self._data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,7 +74,7 @@ class Decision:
         """Canonical compact JSON text (see :meth:`to_bytes`), or indented for people."""
         if indent is None:
             return self.to_bytes().decode("utf-8")
-        return json.dumps(self._data, ensure_ascii=False, indent=indent)
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Decision) and self.to_json() == other.to_json()
