@@ -283,9 +283,7 @@ def _effects(rule: CompiledRule, known: Mapping[str, Any], copy_facts: bool) -> 
             entry = {
                 "value": jsonable(value),
                 "rule": rule.id,
-                "inputs": dict(
-                    zip(action.inputs, map(jsonable, map(facts.get, action.inputs)), strict=True)
-                ),
+                "inputs": {name: jsonable(facts.get(name)) for name in action.inputs},
             }
             sets.append((action.fact, value, entry))
         elif isinstance(action, Recommend):

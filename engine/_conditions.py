@@ -74,6 +74,7 @@ _COUNTRY = {unit: frozenset({"country"} if unit == "business_days" else ()) for 
 
 _PLAIN = frozenset((str, int, bool, type(None)))
 _ISO: dict[datetime, str] = {}  # date-times recur within a cohort: format each once
+_ISO_DAYS: dict[date, str] = {}  # and days too
 
 
 def jsonable(value: Any) -> Any:
@@ -91,7 +92,12 @@ def jsonable(value: Any) -> Any:
             )
         return text
     if kind is date:
-        return value.isoformat()
+        text = _ISO_DAYS.get(value)
+        if text is None:
+            if len(_ISO_DAYS) >= 8192:
+                _ISO_DAYS.clear()
+            text = _ISO_DAYS[value] = value.isoformat()
+        return text
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
     if isinstance(value, date):
