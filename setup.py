@@ -2,9 +2,9 @@
 
 mypyc, the compiler that ships with mypy, turns the typed Python modules that
 run for every applicant (agenda, conditions, expressions, facts, calendar,
-decision) into C extensions. They are compiled from the same source, so a
-compiled module does exactly what its source says, only faster; the test
-suite runs against both builds (``make test``).
+compiler, policy, decision) into C extensions. They are compiled from the
+same source, so a compiled module does exactly what its source says, only
+faster; the test suite runs against both builds (``make test``).
 
 followup installs as pure Python instead when
 
@@ -14,11 +14,13 @@ followup installs as pure Python instead when
 * mypyc cannot compile the modules, or the C compiler fails: the build says
   so on stderr and goes on (the extensions are optional).
 
-``python -m followup.engine --build`` says which build is installed.
+``followup --version`` says which build is installed, ``followup.engine.HOT_MODULES``
+which modules are compiled.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
@@ -27,17 +29,16 @@ from pathlib import Path
 from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
-#: the modules every decision runs through (see docs/performance.md)
-HOT = (
-    "_agenda",
-    "_calendar",
-    "_compiler",
-    "_conditions",
-    "_decision",
-    "_expr",
-    "_facts",
-    "_policy",
-)
+
+
+def _hot_modules() -> tuple[str, ...]:
+    """``followup.engine.HOT_MODULES``, read without importing the package: its
+    dependencies need not be installed where it is built."""
+    tree = ast.parse((HERE / "engine" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "HOT_MODULES":
+            return tuple(ast.literal_eval(node.value))
+    raise RuntimeError("engine/__init__.py no longer defines HOT_MODULES")
 
 
 def _editable() -> bool:
@@ -65,7 +66,10 @@ def _compiled() -> list[object]:
         from mypyc.build import mypycify
 
         stage = _stage()
-        paths = [str((stage / "followup" / "engine" / f"{m}.py").relative_to(HERE)) for m in HOT]
+        paths = [
+            str((stage / "followup" / "engine" / f"{m}.py").relative_to(HERE))
+            for m in _hot_modules()
+        ]
         extensions = mypycify(paths, opt_level="3", group_name="followup.engine._compiled")
     except (Exception, SystemExit) as exc:  # mypyc reports type errors by exiting
         print(

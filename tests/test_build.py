@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.machinery
 import os
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -38,13 +36,3 @@ def test_version_says_which_build() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"followup, version 0.1.0 ({BUILD} build)\n"
-
-
-def test_setup_compiles_the_hot_modules() -> None:
-    tree = ast.parse((Path(__file__).parents[1] / "setup.py").read_text(encoding="utf-8"))
-    listed = next(
-        ast.literal_eval(node.value)
-        for node in tree.body
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "HOT"
-    )
-    assert tuple(listed) == HOT_MODULES
