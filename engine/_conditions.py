@@ -73,8 +73,9 @@ _COUNTRY = {unit: frozenset({"country"} if unit == "business_days" else ()) for 
 
 
 _PLAIN = frozenset((str, int, bool, type(None)))
-_ISO: dict[datetime, str] = {}  # date-times recur within a cohort: format each once
-_ISO_DAYS: dict[date, str] = {}  # and days too
+# dates and date-times recur within a cohort: format each once (a date never
+# equals a date-time, so they can share the table)
+_ISO: dict[date, str] = {}
 
 
 def jsonable(value: Any) -> Any:
@@ -82,21 +83,16 @@ def jsonable(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is datetime:
+    if kind is datetime or kind is date:
         text = _ISO.get(value)
         if text is None:
-            if len(_ISO) >= 8192:
+            if len(_ISO) >= 16384:
                 _ISO.clear()
-            text = _ISO[value] = value.isoformat(
-                timespec="seconds" if value.microsecond == 0 else "microseconds"
+            text = _ISO[value] = (
+                value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
+                if kind is datetime
+                else value.isoformat()
             )
-        return text
-    if kind is date:
-        text = _ISO_DAYS.get(value)
-        if text is None:
-            if len(_ISO_DAYS) >= 8192:
-                _ISO_DAYS.clear()
-            text = _ISO_DAYS[value] = value.isoformat()
         return text
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
