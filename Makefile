@@ -26,7 +26,7 @@ $(VENV)/.all: pyproject.toml $(VENV)/.base
 $(COMPILED)/.installed: $(SOURCES)
 	test -d $(COMPILED) || $(PY) -m venv $(COMPILED)
 	$(COMPILED)/bin/pip install -q --upgrade pip "setuptools>=77" wheel
-	$(COMPILED)/bin/pip install -q --force-reinstall --no-deps .
+	# pip builds and reinstalls a local project on every install, so this also rebuilds it
 	$(COMPILED)/bin/pip install -q ".[$(ALL_EXTRAS)]"
 	touch $@
 

@@ -75,8 +75,9 @@ def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any
 
 # The entries of rules that did not fire, with trace none or fired, are kept as
 # their JSON bytes: a decision carries about two dozen of them, and serialising
-# them again for every applicant took about 5% of a decision's instructions. Only the decision's
-# bytes show them (``Decision.to_bytes`` and what is made from it).
+# them again for every applicant took about 5% of a decision's instructions.
+# Only the decision's bytes show them (``Decision.to_bytes`` and what is made
+# from it).
 @functools.lru_cache(maxsize=4096)
 def _constant_json(rule: str, reason: str, failed: str | None) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(_constant_entry(rule, reason, failed)))
