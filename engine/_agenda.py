@@ -324,13 +324,17 @@ def run(
     cautions: list[dict[str, Any]] = []
     fired: list[dict[str, Any]] = []
     not_fired: list[Any] = []  # entries, or their JSON bytes (see _constant_json)
+    verdict: _Verdict
+    effects: _Effects
     for rule, verdicts, writes, effects_memo, copy_facts in steps:
         if verdicts is not None:
             # verdicts and effects are non-empty tuples: None is the only false value
             key = verdicts.key(known)
-            verdict = verdicts.table.get(key) or verdicts.recall(key)
-            if verdict is None:
+            found = verdicts.table.get(key) or verdicts.recall(key)
+            if found is None:
                 verdict = verdicts.learn(key, _verdict(rule, known, mode), plans)
+            else:
+                verdict = found  # typed, so the compiled build unpacks it without iterating
         else:
             verdict = _verdict(rule, known, mode)
         failed, entry, shadow_entry = verdict
@@ -350,9 +354,11 @@ def run(
         fired.append(entry)
         if effects_memo is not None:
             key = effects_memo.key(known)
-            effects = effects_memo.table.get(key) or effects_memo.recall(key)
-            if effects is None:
+            found = effects_memo.table.get(key) or effects_memo.recall(key)
+            if found is None:
                 effects = effects_memo.learn(key, _effects(rule, known, copy_facts), plans)
+            else:
+                effects = found
         elif rule.actions:
             effects = _effects(rule, known, copy_facts)
         else:

@@ -22,6 +22,7 @@ __all__ = [
     "is_business_day",
     "next_business_day",
     "slowdown_days",
+    "whole_days",
 ]
 
 Moment = date | datetime
@@ -60,27 +61,63 @@ def is_business_day(moment: Moment, country: str | None) -> bool:
     return not (country and day in holiday_dates(country, day.year))
 
 
+def whole_days(count: int) -> timedelta:
+    """``timedelta(days=count)``, made once per count (moving dates is on every decision's path)."""
+    span = _WHOLE_DAYS.get(count)
+    if span is None:
+        if len(_WHOLE_DAYS) >= _TABLE_LIMIT:
+            _WHOLE_DAYS.clear()
+        span = _WHOLE_DAYS[count] = timedelta(days=count)
+    return span
+
+
 def next_business_day(moment: Moment, country: str | None) -> Moment:
     """The moment itself when it falls on a business day, else the same time on the next one."""
-    step = timedelta(days=1)
-    for _ in range(366):
-        if is_business_day(moment, country):
-            return moment
-        moment = moment + step
-    raise ValueError(
-        "no business day within a year"
-    )  # pragma: no cover - no calendar is that closed
+    key = (day_of(moment), country)
+    ahead = _AHEAD.get(key)
+    if ahead is None:
+        ahead = 0
+        day = key[0]
+        while not is_business_day(day, country):
+            if ahead > 366:  # pragma: no cover - no calendar is that closed
+                raise ValueError("no business day within a year")
+            ahead += 1
+            day = day + _ONE_DAY
+        if len(_AHEAD) >= _TABLE_LIMIT:
+            _AHEAD.clear()
+        _AHEAD[key] = ahead
+    return moment + whole_days(ahead) if ahead else moment
 
 
 def add_business_days(moment: Moment, count: int, country: str | None) -> Moment:
     """Move ``count`` business days forward (or back when negative), keeping the time of day."""
-    step = timedelta(days=1 if count >= 0 else -1)
-    remaining = abs(count)
-    while remaining:
-        moment = moment + step
-        if is_business_day(moment, country):
-            remaining -= 1
-    return moment
+    key = (day_of(moment), count, country)
+    shift = _MOVED.get(key)
+    if shift is None:
+        step = 1 if count >= 0 else -1
+        day = key[0]
+        remaining = abs(count)
+        shift = 0
+        while remaining:
+            shift += step
+            day = day + whole_days(step)
+            if is_business_day(day, country):
+                remaining -= 1
+        if len(_MOVED) >= _TABLE_LIMIT:
+            _MOVED.clear()
+        _MOVED[key] = shift
+    return moment + whole_days(shift) if shift else moment
+
+
+# Both functions above depend only on the calendar day (and country, count),
+# so their answers are kept per day as a number of days to move: a cohort has
+# a few hundred distinct days, and each would otherwise walk the calendar
+# again for every applicant. Bounded; a full table starts again.
+_TABLE_LIMIT = 65536
+_ONE_DAY = timedelta(days=1)
+_WHOLE_DAYS: dict[int, timedelta] = {}
+_AHEAD: dict[tuple[date, str | None], int] = {}
+_MOVED: dict[tuple[date, int, str | None], int] = {}
 
 
 def business_days_between(start: Moment, end: Moment, country: str | None) -> int:

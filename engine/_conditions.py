@@ -717,6 +717,14 @@ def _subject(
                 pointer, "type-mismatch", f"'since' needs a date, and '{raw}' is not one"
             )
         sf = start.fn
+        if unit == "days":
+
+            def since_days(f: Facts) -> Any:
+                s, now = sf(f), f.get("as_of")
+                # whole calendar days: dates and date-times both count by their day number
+                return None if s is None or now is None else now.toordinal() - s.toordinal()
+
+            return "number", since_days, f"{UNIT_WORDS[unit]} since {raw}", start.reads | {"as_of"}
 
         def since(f: Facts) -> Any:
             s, now = sf(f), f.get("as_of")

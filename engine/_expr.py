@@ -531,10 +531,15 @@ def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
 
         return moved_time
 
+    # a whole number of days or weeks moves a date to a date and keeps a time's time
+    days_per_unit = 7 * sign if unit == "weeks" else sign if unit == "days" else 0
+
     def moved_by(f: Mapping[str, Any]) -> Any:
         a, v = lf(f), inner(f)
         if a is None or v is None:
             return None
+        if days_per_unit and type(v) is int:
+            return a + cal.whole_days(days_per_unit * v)
         d = scale * v
         if type(a) is date and d % _DAY == timedelta(0):
             return a + d
@@ -577,11 +582,12 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
                 v = g(f)
                 if v is None:
                     continue
-                if best is None or (
-                    as_datetime(v) > as_datetime(best)
-                    if pick_later
-                    else as_datetime(v) < as_datetime(best)
-                ):
+                if best is None:
+                    best = v
+                    continue
+                # a date and a date-time compare as the date's midnight
+                x, y = (v, best) if type(v) is type(best) else (as_datetime(v), as_datetime(best))
+                if x > y if pick_later else x < y:
                     best = v
             return best
 
