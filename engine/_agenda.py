@@ -193,7 +193,7 @@ class _Plan:
 
 
 # one step of the agenda: rule, verdict memo (None when off), writes, effects memo, copy_facts
-_Step = tuple[CompiledRule, "_Memo | None", frozenset[str], "_Memo | None", bool]
+_Step = tuple[CompiledRule, "_Memo | None", tuple[str, ...], "_Memo | None", bool]
 
 
 class _Plans:
@@ -218,7 +218,7 @@ class _Plans:
                 (
                     p.rule,
                     p.verdicts[mode] if p.verdicts[mode].active else None,
-                    p.rule.writes,
+                    tuple(sorted(p.rule.writes)),
                     p.effects if p.effects.active and p.rule.actions else None,
                     p.copy_facts,
                 )
@@ -338,7 +338,11 @@ def run(
         else:
             verdict = _verdict(rule, known, mode)
         failed, entry, shadow_entry = verdict
-        shadowed = failed is None and bool(writes) and not set_by.keys().isdisjoint(writes)
+        shadowed = False
+        if failed is None:
+            for fact in writes:
+                if fact in set_by:
+                    shadowed = True
         if listener is not None:
             listener(
                 rule,
