@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -185,6 +186,7 @@ def compile_policy(
         (compiled policy, []) or (None, every problem found).
     """
     out = _Collector(file, positions)
+    doc = _interned(doc)
     meta = doc["policy"]
 
     params: dict[str, int | float] = {
@@ -287,6 +289,25 @@ def compile_policy(
         ),
         [],
     )
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _interned(node: Any) -> Any:
+    """The document with every name-like text as the one string object of that text.
+
+    Facts are looked up by name on every decision; a dict compares keys by
+    identity before comparing their characters, so names from the policy, the
+    engine and the facts should be the same objects.
+    """
+    if isinstance(node, str):
+        return sys.intern(node) if len(node) <= 64 and _NAME.fullmatch(node) else node
+    if isinstance(node, dict):
+        return {_interned(k): _interned(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interned(v) for v in node]
+    return node
 
 
 def _tables(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -216,7 +217,8 @@ class _Parser:
                 )
             if value in UNITS:
                 raise ExprError(f"'{value}' needs a number before it, e.g. '2 {value}'", offset)
-            return Node("name", offset, value)
+            # one string object per fact name: facts are looked up by identity first
+            return Node("name", offset, sys.intern(value))
         raise ExprError(f"unexpected '{value}' at character {offset + 1}", offset)
 
 

@@ -9,6 +9,7 @@ applicant's local time, fills defaults, and reports every bad field at once.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -338,11 +339,14 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
 
         return moment
     if kind == "enum":
-        choices = frozenset(spec.choices)
+        # each choice as one string object: equal values then compare (and hash) at once
+        choices = {c: sys.intern(c) for c in spec.choices}
 
         def enum(value: Any) -> Any:
-            if type(value) is str and value in choices:
-                return value
+            if type(value) is str:
+                found = choices.get(value)
+                if found is not None:
+                    return found
             raise _Bad
 
         return enum
@@ -377,14 +381,16 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
         return whole
     if kind in ("timezone", "country"):
         # a valid zone or country once is valid always: remember the texts that passed
-        valid: set[str] = set()
+        valid: dict[str, str] = {}
 
         def known_text(value: Any) -> Any:
-            if type(value) is str and value in valid:
-                return value
+            if type(value) is str:
+                found = valid.get(value)
+                if found is not None:
+                    return found
             checked = _check(spec, value)
-            if type(value) is str and checked == value and len(valid) < 4096:
-                valid.add(value)
+            if type(value) is str and len(valid) < 4096:
+                valid[value] = checked = sys.intern(checked)
             return checked
 
         return known_text
@@ -392,7 +398,11 @@ def _checker(spec: FactSpec) -> Callable[[Any], Any]:
     return lambda value: _check(spec, value)
 
 
-_CHECKERS: dict[str, Callable[[Any], Any]] = {name: _checker(spec) for name, spec in FACTS.items()}
+#: fact name -> (the name as one interned string, fast checker); facts are stored
+#: under that string, so the engine's look-ups by name match by identity
+_CHECKERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    name: (sys.intern(name), _checker(spec)) for name, spec in FACTS.items()
+}
 
 
 @functools.lru_cache(maxsize=64)
@@ -467,10 +477,11 @@ def normalize_facts(
     out: dict[str, Any] = {}
     checkers = _CHECKERS
     for key, value in raw.items():
-        checker = checkers.get(key) if type(key) is str else None
-        if checker is not None and value is not None:
+        known = checkers.get(key) if type(key) is str else None
+        if known is not None and value is not None:
+            name, checker = known
             try:
-                out[key] = checker(value)
+                out[name] = checker(value)  # the fact's own name object (see _CHECKERS)
                 continue
             except _Bad:
                 pass
@@ -488,7 +499,7 @@ def normalize_facts(
         if value is None:
             continue  # explicit null means unknown, like a missing key
         try:
-            out[key] = _check(spec, value)
+            out[sys.intern(key)] = _check(spec, value)
         except _Bad:
             problem(
                 "invalid-fact",
