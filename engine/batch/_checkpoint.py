@@ -10,7 +10,8 @@ A run writing OUTPUT keeps, beside it until it finishes:
   of every ``.part`` file, with the summary counters at that moment.
 
 The checkpoint is replaced atomically after the files it describes were
-flushed, so it never claims more than is on disk. Resuming truncates each
+synced to disk (by ``CheckpointSaver``, on a thread of its own, so the run
+goes on meanwhile), so it never claims more than is on disk. Resuming truncates each
 file back to the recorded length (dropping whatever a killed run wrote after
 it) and skips the rows already read. At the end the ``.part`` files are
 renamed over their final names and the rest removed; OUTPUT itself only
@@ -22,14 +23,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
 
 __all__ = [
     "Checkpoint",
     "CheckpointMismatch",
+    "CheckpointSaver",
     "PartFile",
     "checkpoint_path",
     "ids_path",
@@ -98,6 +102,95 @@ class Checkpoint:
             return None
 
 
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+# fdatasync is enough (file sizes are data); systems without it have fsync
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
+class CheckpointSaver:
+    """Saves checkpoints on a thread of its own, so the run never waits for the disk.
+
+    Before it saves a checkpoint, the thread syncs the files the checkpoint
+    describes to disk, so a checkpoint never claims more than is durable
+    (their new bytes were handed to the system before the checkpoint was
+    made). Syncing as the run goes also keeps the final sync of the output
+    short. Only the newest checkpoint waiting is saved: each one describes
+    everything before it. A failure is raised in the run's thread, at the next
+    ``submit`` or at ``close``.
+    """
+
+    def __init__(self, path: str, files: Sequence[_HasFileno]) -> None:
+        self.path = path
+        self._files = files
+        self._cond = threading.Condition()
+        self._waiting: Checkpoint | None = None
+        self._busy = False
+        self._closing = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="followup-checkpoint", daemon=True)
+        self._thread.start()
+
+    def submit(self, checkpoint: Checkpoint) -> None:
+        """Save ``checkpoint`` soon (replacing one not yet started)."""
+        with self._cond:
+            self._raise()
+            self._waiting = checkpoint
+            self._cond.notify_all()
+
+    def wait(self) -> None:
+        """Return once every checkpoint submitted so far is saved."""
+        with self._cond:
+            while self._waiting is not None or self._busy:
+                self._cond.wait()
+            self._raise()
+
+    def close(self) -> None:
+        """Save what is waiting, stop the thread, and raise a failure it met."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._raise()
+
+    def save_now(self, checkpoint: Checkpoint) -> None:
+        """Stop the thread (a failure of its own is dropped: this save replaces it),
+        then sync and save ``checkpoint`` in the calling thread."""
+        with contextlib.suppress(Exception):
+            self.close()
+        for f in self._files:
+            _datasync(f.fileno())
+        checkpoint.save(self.path)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._waiting is None and not self._closing:
+                    self._cond.wait()
+                checkpoint, self._waiting = self._waiting, None
+                if checkpoint is None:  # closing, nothing left
+                    return
+                self._busy = True
+            try:
+                for f in self._files:
+                    _datasync(f.fileno())
+                checkpoint.save(self.path)
+            except BaseException as exc:  # handed to the run's thread
+                with self._cond:
+                    self._error = exc
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
 class PartFile:
     """A file written as ``path.part`` and renamed to ``path`` when complete."""
 
@@ -122,6 +215,9 @@ class PartFile:
 
     def flush(self) -> None:
         self._fh.flush()
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
 
     def commit(self) -> None:
         """Make the file durable and give it its final name."""

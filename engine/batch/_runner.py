@@ -25,6 +25,7 @@ from .._errors import FollowupError
 from ._checkpoint import (
     Checkpoint,
     CheckpointMismatch,
+    CheckpointSaver,
     PartFile,
     checkpoint_path,
     ids_path,
@@ -523,14 +524,19 @@ def _run(
     if options.max_errors is not None and run.errors >= options.max_errors:
         run.stopped = f"stopped after {options.max_errors} errors (--max-errors)"
 
-    def save_checkpoint() -> None:
-        if not (cp_path and out_file and ids_fh):
-            return
+    saver: CheckpointSaver | None = None
+    if cp_path and out_file and ids_fh:
+        saver = CheckpointSaver(cp_path, [f for f in (out_file, ids_fh, err_file) if f])
+
+    def checkpoint_now() -> Checkpoint | None:
+        """The checkpoint of what is written so far (handed to the system first)."""
+        if not (out_file and ids_fh):
+            return None
         out_file.flush()
         ids_fh.flush()
         if err_file is not None:
             err_file.flush()
-        Checkpoint(
+        return Checkpoint(
             fingerprint=fingerprint,
             as_of=job.as_of,
             rows=run.rows,
@@ -541,7 +547,12 @@ def _run(
             ids_bytes=run.ids_bytes,
             counters=dict(run.counters),
             elapsed=prior + time.monotonic() - started,
-        ).save(cp_path)
+        )
+
+    def save_checkpoint() -> None:
+        checkpoint = checkpoint_now()
+        if saver is not None and checkpoint is not None:
+            saver.submit(checkpoint)
 
     if executor is None:
         executor = InlineExecutor() if options.workers <= 1 else PoolExecutor(options.workers, job)
@@ -570,6 +581,8 @@ def _run(
                     commit_next()
             while pending:
                 commit_next()
+        if saver is not None:
+            saver.close()  # its failure is the run's
         cancel = False
     except _Stop:
         cancel = True
@@ -577,8 +590,13 @@ def _run(
         # Stopped from outside (Ctrl-C, SIGTERM, a worker killed): keep what
         # was written for --resume.
         executor.shutdown(cancel=True)
-        if run.consistent:  # else the last checkpoint stands; resume truncates past it
-            save_checkpoint()
+        if saver is not None:
+            checkpoint = checkpoint_now() if run.consistent else None
+            if checkpoint is not None:
+                saver.save_now(checkpoint)
+            else:  # the last checkpoint stands; resume truncates past it
+                with contextlib.suppress(Exception):
+                    saver.close()
         for f in (out_file, err_file):
             if f is not None:
                 f.close()
@@ -589,6 +607,9 @@ def _run(
         raise BatchInterrupted(run.rows, resumable) from exc
     except BaseException:
         executor.shutdown(cancel=True)
+        if saver is not None:
+            with contextlib.suppress(Exception):
+                saver.close()
         for f in (out_file, err_file):
             if f is not None:
                 f.discard()
@@ -598,6 +619,8 @@ def _run(
     finally:
         chunks.close()
     executor.shutdown(cancel=cancel)
+    if saver is not None:
+        saver.close()
 
     if stream is not None:
         stream.flush()

@@ -92,15 +92,16 @@ _PAUSING_CLI = """\
 import dataclasses, sys
 from followup.cli import batch as cli
 from followup.engine.batch import _checkpoint, _pool
-start, save, run_batch = _pool.PoolExecutor.__init__, _checkpoint.Checkpoint.save, cli.run_batch
+start, submit, run_batch = _pool.PoolExecutor.__init__, _checkpoint.CheckpointSaver.submit, cli.run_batch
 def started(self, *args, **kwargs):
     start(self, *args, **kwargs)
     print("workers", *self.pids, flush=True)
 paused = False
-def saved(self, path):
+def saved(self, checkpoint):
     global paused
-    save(self, path)
-    if self.rows >= 300 and not paused:
+    submit(self, checkpoint)
+    self.wait()
+    if checkpoint.rows >= 300 and not paused:
         paused = True
         print("paused", flush=True)
         sys.stdin.readline()
@@ -108,7 +109,7 @@ def checkpoint_each_chunk(*args, options, **kwargs):
     options = dataclasses.replace(options, checkpoint_seconds=0)
     return run_batch(*args, options=options, **kwargs)
 _pool.PoolExecutor.__init__ = started
-_checkpoint.Checkpoint.save = saved
+_checkpoint.CheckpointSaver.submit = saved
 cli.run_batch = checkpoint_each_chunk
 cli.batch_command()
 """
