@@ -620,7 +620,7 @@ def _run(
         chunks.close()
     executor.shutdown(cancel=cancel)
     if saver is not None:
-        saver.close()
+        saver.close()  # closed already unless --max-errors stopped the run (_Stop)
 
     if stream is not None:
         stream.flush()
