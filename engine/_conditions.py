@@ -205,6 +205,7 @@ class Leaf:
         object.__setattr__(self, "check", _leaf_check(self))
         object.__setattr__(self, "negated_text", f"not ({self.text})")
         object.__setattr__(self, "values", _leaf_values(self))
+        object.__setattr__(self, "tracer", _leaf_tracer(self, negated=False))
 
     def check(self, facts: Facts) -> str | None:  # replaced per instance by a specialised closure
         """None when the test holds, else its text."""
@@ -217,6 +218,10 @@ class Leaf:
 
     def values(self, facts: Facts) -> tuple[Any, Any]:  # replaced per instance, as check
         """The (left, right) values as they appear in a trace."""
+        raise NotImplementedError  # pragma: no cover
+
+    def tracer(self, facts: Facts, out: list[dict[str, Any]], active: bool) -> bool | None:
+        """``trace`` of this test; replaced per instance, as check."""
         raise NotImplementedError  # pragma: no cover
 
 
@@ -234,9 +239,14 @@ class Group:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "check", _group_check(self))
+        object.__setattr__(self, "tracer", _group_tracer(self))
 
     def check(self, facts: Facts) -> str | None:  # replaced per instance by a specialised closure
         """None when the group holds, else the text of the condition that decided the failure."""
+        raise NotImplementedError  # pragma: no cover
+
+    def tracer(self, facts: Facts, out: list[dict[str, Any]], active: bool) -> bool | None:
+        """``trace`` of this group; replaced per instance, as check."""
         raise NotImplementedError  # pragma: no cover
 
     def test(self, facts: Facts) -> bool:
@@ -353,26 +363,10 @@ def trace(
     for the negation itself. Tests not reached because of short-circuiting
     get ``result: None``. Returns the condition's result (None when inactive).
     """
-    if isinstance(cond, Leaf):
-        return _trace_leaf(cond, facts, out, active, negated=False)
-    if cond.kind == "not":
-        child = cond.children[0]
-        if isinstance(child, Leaf):
-            return _trace_leaf(child, facts, out, active, negated=True)
-        inner = trace(child, facts, out, active)
-        result = None if inner is None else not inner
-        out.append({"text": cond.text, "left": None, "right": None, "result": result})
-        return result
-    outcome: bool | None = None if not active else (cond.kind == "all")
-    for child in cond.children:
-        going = active and outcome == (cond.kind == "all")
-        r = trace(child, facts, out, going)
-        if going and r is not None:
-            if cond.kind == "all" and not r:
-                outcome = False
-            elif cond.kind == "any" and r:
-                outcome = True
-    return outcome
+    return cond.tracer(facts, out, active)
+
+
+Tracer = Callable[[Facts, "list[dict[str, Any]]", bool], "bool | None"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -381,17 +375,55 @@ def _not_reached(text: str) -> dict[str, Any]:
     return {"text": text, "left": None, "right": None, "result": None}
 
 
-def _trace_leaf(
-    leaf: Leaf, facts: Facts, out: list[dict[str, Any]], active: bool, negated: bool
-) -> bool | None:
+def _leaf_tracer(leaf: Leaf, negated: bool) -> Tracer:
+    """``trace`` for one test, specialised like its check (see ``trace``)."""
     text = leaf.negated_text if negated else leaf.text
-    if not active:
-        out.append(_not_reached(text))
-        return None
-    left, right = leaf.values(facts)
-    result = (leaf.check(facts) is None) is not negated
-    out.append({"text": text, "left": left, "right": right, "result": result})
-    return result
+    skipped = _not_reached(text)
+    values, check = leaf.values, leaf.check
+
+    def leaf_tracer(f: Facts, out: list[dict[str, Any]], active: bool) -> bool | None:
+        if not active:
+            out.append(skipped)
+            return None
+        left, right = values(f)
+        result = (check(f) is None) is not negated
+        out.append({"text": text, "left": left, "right": right, "result": result})
+        return result
+
+    return leaf_tracer
+
+
+def _group_tracer(group: Group) -> Tracer:
+    """``trace`` for a group, over its children's tracers (see ``trace``)."""
+    if group.kind == "not":
+        child = group.children[0]
+        if isinstance(child, Leaf):
+            return _leaf_tracer(child, negated=True)
+        inner, text = child.tracer, group.text
+
+        def not_tracer(f: Facts, out: list[dict[str, Any]], active: bool) -> bool | None:
+            r = inner(f, out, active)
+            result = None if r is None else not r
+            out.append({"text": text, "left": None, "right": None, "result": result})
+            return result
+
+        return not_tracer
+    tracers = tuple(c.tracer for c in group.children)
+    is_all = group.kind == "all"
+
+    def group_tracer(f: Facts, out: list[dict[str, Any]], active: bool) -> bool | None:
+        outcome: bool | None = is_all if active else None
+        for child in tracers:
+            going = active and outcome == is_all
+            r = child(f, out, going)
+            if going and r is not None:
+                if is_all and not r:
+                    outcome = False
+                elif not is_all and r:
+                    outcome = True
+        return outcome
+
+    return group_tracer
 
 
 def first_failure(cond: Condition, facts: Facts) -> str:
