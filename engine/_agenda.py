@@ -343,6 +343,7 @@ def run(
             for fact in writes:
                 if fact in set_by:
                     shadowed = True
+                    break
         if listener is not None:
             listener(
                 rule,
