@@ -42,6 +42,7 @@ HOT_MODULES = (
     "_expr",
     "_facts",
     "_policy",
+    "_rows",
 )
 
 

@@ -22,6 +22,7 @@ from itertools import islice
 from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
+from .._rows import encode_id
 from ._checkpoint import (
     Checkpoint,
     CheckpointMismatch,
@@ -34,7 +35,7 @@ from ._checkpoint import (
 from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
 from ._pool import PoolExecutor, WorkerDied
 from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
-from ._worker import ChunkResult, decode_id, encode_id, evaluate_chunk
+from ._worker import ChunkResult, decode_id, evaluate_chunk
 from ._writers import csv_header
 
 __all__ = [

@@ -10,39 +10,23 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import itemgetter
 from typing import Any
-
-import orjson
 
 from .._errors import FactsError, Problem
 from .._facts import FACT_KINDS
+from .._rows import encode_id, evaluate_items, loads
 from ._job import BatchJob, load_evaluator
 from ._readers import InputSpec, RawChunk, read_chunks
-from ._writers import csv_row, next_recommendation
+from ._writers import csv_row
 
 __all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk"]
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 _ID_IN_TEXT = re.compile(rb'"applicant_id"\s*:\s*"?([^",}]*)')
-_RULE = itemgetter("rule")
-
-
-def encode_id(aid: str | None) -> str:
-    """One line of the ids file: "" for no id, the id itself, or JSON when it needs quoting.
-
-    The encoding is one-to-one, so equal lines mean equal ids.
-    """
-    if aid is None:
-        return "\n"
-    if not aid or aid[0] == '"' or "\n" in aid or "\r" in aid:
-        return json.dumps(aid) + "\n"
-    return aid + "\n"
 
 
 def decode_id(line: bytes) -> str | None:
@@ -219,40 +203,6 @@ def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
     return facts
 
 
-# Every byte of a line mapped to its shape: digits to "0", ".eE" to ".", the rest to " ".
-_SHAPE = bytes(
-    ord("0") if chr(b).isdigit() and b < 128 else ord(".") if chr(b) in ".eE" else ord(" ")
-    for b in range(256)
-)
-_LONG_NUMBER = b"0" * 19
-
-
-def _may_hold_floats(line: bytes) -> bool:
-    """Whether orjson could make a float of ``line``: it has a fraction or an
-    exponent (a digit then ".", "e" or "E"), or an integer of 19 digits or more
-    (orjson turns integers beyond 64 bits into floats where json keeps them exact).
-    Text in strings can match too: that only costs speed."""
-    shape = line.translate(_SHAPE)
-    return b"0." in shape or _LONG_NUMBER in shape
-
-
-def _loads(item: bytes) -> Any:
-    """``json.loads(item)``: the same value or exception, mostly done by orjson (2x faster).
-
-    orjson gives the same value as json for JSON without floats, and rejects
-    everything json rejects and a few things json accepts (NaN, lone
-    surrogates, UTF-16, deep nesting). So a line that may hold a float, or that
-    orjson rejects, is parsed by json, which gives the result or the exception
-    (and its message) exactly as before.
-    """
-    if not _may_hold_floats(item):
-        try:
-            return orjson.loads(item)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(item)
-
-
 def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str, Any]:
     """Turn one raw row of ``kind`` into a facts mapping.
 
@@ -261,7 +211,7 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
     """
     if kind == "jsonl":
         try:
-            value = _loads(item)
+            value = loads(item)
         except UnicodeDecodeError as exc:
             raise RowError(
                 Problem(
@@ -338,38 +288,6 @@ def _error_line(
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
-class _Tally:
-    """The summary counters of decided rows, counted as raw values and named once."""
-
-    def __init__(self) -> None:
-        self.actions: list[tuple[Any, Any]] = []
-        self.rules: list[Any] = []
-        self.nexts: list[tuple[Any, Any] | None] = []
-
-    def add(self, view: Mapping[str, Any]) -> None:
-        recs = view["recommendations"]
-        actions = [(rec.get("action"), rec.get("status")) for rec in recs]
-        rules = list(map(_RULE, view["trace"]["fired"]))
-        nxt = next_recommendation(recs)
-        # counted only once nothing can fail, so a row is counted whole or not at all
-        self.actions += actions
-        self.rules += rules
-        self.nexts.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
-
-    def take(self) -> dict[str, int]:
-        """The counters so far by name ("a|action|status", "r|rule", "n|..."), then start over."""
-        counts: dict[str, int] = {}
-        for (action, status), n in Counter(self.actions).items():
-            counts[f"a|{action}|{status}"] = n
-        for rule, n in Counter(self.rules).items():
-            counts[f"r|{rule}"] = n
-        for nxt, n in Counter(self.nexts).items():
-            key = f"n|{nxt[0]}|{nxt[1]}" if nxt is not None else "n|"
-            counts[key] = n
-        self.actions, self.rules, self.nexts = [], [], []
-        return counts
-
-
 def _items(chunk: RawChunk) -> list[Any]:
     if chunk.kind == "arrow":
         return [row for batch in chunk.items for row in batch.to_pylist()]
@@ -378,38 +296,21 @@ def _items(chunk: RawChunk) -> list[Any]:
 
 def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
     """Decode, evaluate and render every row of ``chunk``."""
-    evaluate = load_evaluator(job.policy).evaluate
-    as_of, trace = job.as_of, job.trace
-    kind, header = chunk.kind, chunk.header
     result = ChunkResult(chunk.first_row)
-    csv_out = job.output_format == "csv"
+    kind, header = chunk.kind, chunk.header
     items = _items(chunk)
-    out: list[bytes] = []
-    ids: list[str] = []
-    tally = _Tally()
-    ends = result.ends
-    end = 0
-    for index, item in enumerate(items):
-        facts: dict[str, Any] | None = None
-        try:
-            facts = decode_row(kind, item, header)
-            decision = evaluate(facts, as_of=as_of, trace=trace)
-            text = csv_row(decision).encode("utf-8") if csv_out else decision.to_bytes() + b"\n"
-            tally.add(decision.view())
-            out.append(text)
-            end += len(text)
-            ends.append(end)
-            ids.append(encode_id(decision.applicant_id))
-            continue
-        except RowError as exc:
-            problems: tuple[Problem, ...] = exc.problems
-        except FactsError as exc:
+
+    def failed(index: int, facts: dict[str, Any] | None, exc: Exception) -> str:
+        problems: tuple[Problem, ...]
+        if isinstance(exc, RowError):
+            problems = exc.problems
+        elif isinstance(exc, FactsError):
             problems = tuple(exc.problems)
-        except Exception as exc:  # a bug must cost one row, not the batch
+        else:  # a bug must cost one row, not the batch
             problems = (
                 Problem("evaluation-failed", f"the engine failed on this row: {exc!r}", ""),
             )
-        applicant_id = _row_id(chunk.kind, item, chunk.header, facts)
+        applicant_id = _row_id(kind, items[index], header, facts)
         line = chunk.lines[index] if chunk.lines else None
         result.errors.append(
             (
@@ -418,12 +319,21 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
                 tuple(p.code for p in problems),
             )
         )
-        ends.append(end)
-        ids.append(encode_id(applicant_id))
-        result.counters.append(tally.take())
-    result.counters.append(tally.take())
-    result.data = b"".join(out)
-    result.id_lines = "".join(ids).encode("utf-8", "surrogateescape")
+        return encode_id(applicant_id)
+
+    result.data, result.id_lines = evaluate_items(
+        load_evaluator(job.policy).evaluate,
+        kind,
+        items,
+        header,
+        job.as_of,
+        job.trace,
+        decode_row,
+        csv_row if job.output_format == "csv" else None,
+        failed,
+        result.ends,
+        result.counters,
+    )
     return result
 
 

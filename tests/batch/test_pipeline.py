@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.engine import load_policy
+from followup.engine._rows import encode_id
+from followup.engine._rows import loads as _loads
 from followup.engine.batch import (
     BatchJob,
     BatchOptions,
@@ -31,7 +33,7 @@ from followup.engine.batch import (
     run_batch,
 )
 from followup.engine.batch._runner import _Run
-from followup.engine.batch._worker import ChunkResult, _loads, decode_id, encode_id
+from followup.engine.batch._worker import ChunkResult, decode_id
 from followup.engine.batch._writers import next_recommendation
 from tests.batch.batch_helpers import AS_OF, cohort
 
