@@ -13,8 +13,9 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import IO, Any
 
 from .._errors import FollowupError
@@ -151,27 +152,57 @@ def _open_binary(spec: InputSpec) -> tuple[IO[bytes], bool]:
         raise UnreadableInput(f"cannot read {spec.path}: {exc.strerror or exc}") from exc
 
 
+#: bytes of whole lines read at a time from JSONL input
+_JSONL_BLOCK = 1 << 20
+
+
 def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawChunk]:
-    row = 0
-    position = 0
+    # Lines are read and sorted a block at a time by C loops (readlines, map,
+    # accumulate): one Python step per line cost the main process about 4 µs a row.
+    row = skip  # the row number of the last line kept
+    line_no = 0
+    consumed = 0
     lines: list[int] = []
     items: list[Any] = []
-    for line_no, line in enumerate(stream, 1):
-        position += len(line)
-        if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        if not line.strip():
-            continue  # blank lines are not rows
-        row += 1
-        if row <= skip:
-            continue
-        lines.append(line_no)
-        items.append(line)
-        if len(items) >= chunk_size:
-            yield RawChunk("jsonl", row - len(items) + 1, lines, items, None, position)
-            lines, items = [], []
+    ends: list[int] = []  # bytes consumed once each kept line is read, for progress
+    to_skip = skip
+    while True:
+        block = stream.readlines(_JSONL_BLOCK)
+        if not block:
+            break
+        offsets = list(accumulate(map(len, block), initial=consumed))
+        consumed = offsets[-1]
+        if line_no == 0 and block[0].startswith(b"\xef\xbb\xbf"):
+            block[0] = block[0][3:]
+        numbers: Sequence[int]
+        if all(map(bytes.strip, block)):
+            kept, numbers, kept_ends = (
+                block,
+                range(line_no + 1, line_no + 1 + len(block)),
+                offsets[1:],
+            )
+        else:  # blank lines are not rows
+            rows = [i for i, text in enumerate(map(bytes.strip, block)) if text]
+            kept = [block[i] for i in rows]
+            numbers = [line_no + 1 + i for i in rows]
+            kept_ends = [offsets[i + 1] for i in rows]
+        line_no += len(block)
+        if to_skip:
+            dropped = min(to_skip, len(kept))
+            to_skip -= dropped
+            kept, numbers, kept_ends = kept[dropped:], numbers[dropped:], kept_ends[dropped:]
+        row += len(kept)
+        items += kept
+        lines += numbers
+        ends += kept_ends
+        while len(items) >= chunk_size:
+            first = row - len(items) + 1
+            yield RawChunk(
+                "jsonl", first, lines[:chunk_size], items[:chunk_size], None, ends[chunk_size - 1]
+            )
+            del lines[:chunk_size], items[:chunk_size], ends[:chunk_size]
     if items:
-        yield RawChunk("jsonl", row - len(items) + 1, lines, items, None, position)
+        yield RawChunk("jsonl", row - len(items) + 1, lines, items, None, consumed)
 
 
 def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawChunk]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from followup.engine.batch import (
     InputSpec,
     UnreadableInput,
+    _readers,
     coerce_cells,
     decode_row,
     detect_format,
@@ -77,6 +81,62 @@ def test_jsonl_rows_skip_blank_lines_and_keep_line_numbers() -> None:
     data = b'{"a":1}\n\n  \n{"a":2}\n{"a":3}'
     rows = rows_of(InputSpec("-", "jsonl", io.BytesIO(data)))
     assert [(r, line) for r, line, _ in rows] == [(1, 1), (2, 4), (3, 5)]
+
+
+def _jsonl_reference(
+    data: bytes, chunk_size: int, skip: int
+) -> list[tuple[int, list[int], list[bytes], int]]:
+    """JSONL chunks as a line-by-line reading gives them: (first row, lines, items, position)."""
+    chunks = []
+    row = position = 0
+    lines: list[int] = []
+    items: list[bytes] = []
+    for line_no, line in enumerate(io.BytesIO(data), 1):
+        position += len(line)
+        if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line.strip():
+            continue
+        row += 1
+        if row <= skip:
+            continue
+        lines.append(line_no)
+        items.append(line)
+        if len(items) == chunk_size:
+            chunks.append((row - len(items) + 1, lines, items, position))
+            lines, items = [], []
+    if items:
+        chunks.append((row - len(items) + 1, lines, items, position))
+    return chunks
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b'{"a":1}', b"", b"  ", b"\r", b"\t", b'{"b":[2, 3]}', b"x" * 40]),
+        max_size=40,
+    ),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 7),
+    st.integers(0, 12),
+    st.integers(1, 64),
+)
+def test_jsonl_chunks_are_those_of_a_line_by_line_reading(
+    texts: list[bytes],
+    bom: bool,
+    final_newline: bool,
+    chunk_size: int,
+    skip: int,
+    block: int,
+) -> None:
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(texts) + (b"\n" if final_newline else b"")
+    with mock.patch.object(_readers, "_JSONL_BLOCK", block):  # blocks end anywhere in the data
+        got = [
+            (c.first_row, list(c.lines), list(c.items), c.position)
+            for c in read_chunks(InputSpec("-", "jsonl", io.BytesIO(data)), chunk_size, skip)
+        ]
+    assert got == _jsonl_reference(data, chunk_size, skip)
 
 
 @pytest.mark.parametrize(
