@@ -271,8 +271,8 @@ def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdic
     return None, fired, shadowed
 
 
-def _effects(rule: CompiledRule, known: Mapping[str, Any], copy_facts: bool) -> _Effects:
-    facts: Mapping[str, Any] = dict(known) if copy_facts else known
+def _effects(rule: CompiledRule, known: dict[str, Any], copy_facts: bool) -> _Effects:
+    facts = dict(known) if copy_facts else known
     sets: list[tuple[str, Any, dict[str, Any]]] = []
     recommendations: list[dict[str, Any]] = []
     cautions: list[dict[str, Any]] = []
@@ -280,7 +280,7 @@ def _effects(rule: CompiledRule, known: Mapping[str, Any], copy_facts: bool) -> 
         if isinstance(action, SetFact):
             value = action.fn(facts)
             if copy_facts:
-                facts[action.fact] = value  # type: ignore[index]
+                facts[action.fact] = value
             entry = {
                 "value": jsonable(value),
                 "rule": rule.id,

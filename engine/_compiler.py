@@ -18,8 +18,6 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-from mypy_extensions import mypyc_attr
-
 from . import _calendar as cal
 from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
 from ._errors import Problem, did_you_mean
@@ -70,8 +68,6 @@ class Table:
         return self.default if self.has_default else None
 
 
-# not a mypyc native class: __post_init__ sets inputs (see setup.py)
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class SetFact:
     fact: str
@@ -79,13 +75,15 @@ class SetFact:
     reads: frozenset[str]
     source: str
     pointer: str
+    #: the facts it reads, sorted: recorded with the value for auditors
+    inputs: tuple[str, ...] = field(repr=False, compare=False)
     kind = "set"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "inputs", tuple(sorted(self.reads)))
 
-    #: the facts it reads, sorted: recorded with the value for auditors
-    inputs: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
+def _set_fact(
+    fact: str, fn: Callable[[Facts], Any], reads: frozenset[str], source: str, pointer: str
+) -> SetFact:
+    return SetFact(fact, fn, reads, source, pointer, tuple(sorted(reads)))
 
 
 @dataclass(frozen=True)
@@ -585,7 +583,7 @@ def _set(
                     value=value,
                 )
                 return None
-            return SetFact(fact, c.fn, c.reads, value, ptr)
+            return _set_fact(fact, c.fn, c.reads, value, ptr)
         got = (
             "bool"
             if isinstance(value, bool)
@@ -610,7 +608,7 @@ def _set(
                 value,
             )
             return None
-        return SetFact(fact, lambda f: value, frozenset(), repr(value), ptr)
+        return _set_fact(fact, lambda f: value, frozenset(), repr(value), ptr)
     if "expr" in body:
         c = _expr(body["expr"], env, f"{ptr}/expr", out)
         if c is None:
@@ -625,7 +623,7 @@ def _set(
                 else None,
             )
             return None
-        return SetFact(fact, c.fn, c.reads, str(body["expr"]), ptr)
+        return _set_fact(fact, c.fn, c.reads, str(body["expr"]), ptr)
     lookup = body["lookup"]
     tname = lookup["table"]
     if tname not in tables:
@@ -646,7 +644,7 @@ def _set(
         )
         return None
     key = table.key
-    return SetFact(
+    return _set_fact(
         fact, lambda f: table.lookup(f.get(key)), frozenset({key}), f"{tname}[{key}]", ptr
     )
 

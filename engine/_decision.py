@@ -70,6 +70,10 @@ class Decision:
         """
         return orjson.dumps(self._data)
 
+    def to_line(self) -> bytes:
+        """:meth:`to_bytes` and a newline: one line of JSON Lines, made in one go."""
+        return orjson.dumps(self._data, option=orjson.OPT_APPEND_NEWLINE)
+
     def to_json(self, *, indent: int | None = None) -> str:
         """Canonical compact JSON text (see :meth:`to_bytes`), or indented for people."""
         if indent is None:

@@ -65,6 +65,9 @@ def test_evaluation_is_deterministic_and_schema_valid(f: dict[str, Any]) -> None
         e["rule"] for e in data["trace"]["not_fired"]
     ]
     assert sorted(every_rule) == sorted(POLICY.rule_ids)
+    # the JSON Lines form is the canonical bytes and one newline, nothing else
+    assert first.to_line() == first.to_bytes() + b"\n"
+    assert first.to_json().encode("utf-8") == first.to_bytes()
 
 
 @settings(max_examples=100, deadline=None)
