@@ -78,34 +78,41 @@ class Tally:
     """
 
     def __init__(self) -> None:
-        self.patterns: dict[tuple[tuple[Any, ...], tuple[Any, ...]], int] = {}
+        #: (number of rules fired, the rules, then action and status of each
+        #: recommendation) -> rows
+        self.patterns: dict[tuple[Any, ...], int] = {}
 
     def add(self, view: Mapping[str, Any]) -> None:
         """Count one decision (``Decision.view()``)."""
-        actions: list[Any] = []
-        for rec in view["recommendations"]:
-            actions.append(rec.get("action"))
-            actions.append(rec.get("status"))
-        pattern = (tuple([entry["rule"] for entry in view["trace"]["fired"]]), tuple(actions))
-        self.patterns[pattern] = self.patterns.get(pattern, 0) + 1
+        fired: list[dict[str, Any]] = view["trace"]["fired"]
+        recs: list[dict[str, Any]] = view["recommendations"]
+        pattern: list[Any] = [len(fired)]
+        for entry in fired:
+            pattern.append(entry["rule"])
+        for rec in recs:
+            pattern.append(rec.get("action"))
+            pattern.append(rec.get("status"))
+        key = tuple(pattern)
+        self.patterns[key] = self.patterns.get(key, 0) + 1
 
     def take(self) -> dict[str, int]:
         """The counters so far by name ("a|action|status", "r|rule", "n|..."), then start over."""
         rules: dict[Any, int] = {}
         actions: dict[tuple[Any, Any], int] = {}
         nexts: dict[tuple[Any, Any] | None, int] = {}
-        for (fired, done), n in self.patterns.items():
-            for rule in fired:
+        for pattern, n in self.patterns.items():
+            start = 1 + int(pattern[0])
+            for rule in pattern[1:start]:
                 rules[rule] = rules.get(rule, 0) + n
             # the next action: the first recommendation not done, else the first one
             following: tuple[Any, Any] | None = None
-            for i in range(0, len(done), 2):
-                pair = (done[i], done[i + 1])
+            for i in range(start, len(pattern), 2):
+                pair = (pattern[i], pattern[i + 1])
                 actions[pair] = actions.get(pair, 0) + n
-                if following is None and done[i + 1] != "done":
+                if following is None and pattern[i + 1] != "done":
                     following = pair
-            if following is None and done:
-                following = (done[0], done[1])
+            if following is None and len(pattern) > start:
+                following = (pattern[start], pattern[start + 1])
             nexts[following] = nexts.get(following, 0) + n
         self.patterns = {}
         counts: dict[str, int] = {}
