@@ -2,7 +2,7 @@
 
 mypyc, the compiler that ships with mypy, turns the typed Python modules that
 run for every applicant (agenda, conditions, expressions, facts, calendar,
-compiler, policy, decision) into C extensions. They are compiled from the
+compiler, policy, decision, the batch worker's row loop) into C extensions. They are compiled from the
 same source, so a compiled module does exactly what its source says, only
 faster; the test suite runs against both builds (``make test``).
 

@@ -84,8 +84,9 @@ class Tally:
 
     def add(self, view: Mapping[str, Any]) -> None:
         """Count one decision (``Decision.view()``)."""
-        fired: list[dict[str, Any]] = view["trace"]["fired"]
-        recs: list[dict[str, Any]] = view["recommendations"]
+        # any sequences of mappings (an engine decision has lists of dicts)
+        fired: Any = view["trace"]["fired"]
+        recs: Any = view["recommendations"]
         pattern: list[Any] = [len(fired)]
         for entry in fired:
             pattern.append(entry["rule"])

@@ -8,6 +8,7 @@ import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from unittest import mock
 
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.engine import load_policy
-from followup.engine._rows import encode_id
+from followup.engine._rows import Tally, encode_id
 from followup.engine._rows import loads as _loads
 from followup.engine.batch import (
     BatchJob,
@@ -116,6 +117,28 @@ def test_a_row_with_a_huge_integer_is_decoded_exactly() -> None:
 
 
 # --- the summary counters, counted per chunk --------------------------------------------
+
+
+def test_counters_take_any_sequences_of_mappings() -> None:
+    """A stand-in evaluator's decision may hold tuples and read-only mappings (the
+    benchmark's I/O floor does); they are counted like an engine decision's lists."""
+    tally = Tally()
+    recs = (
+        MappingProxyType({"action": "send_thank_you", "status": "done"}),
+        {"action": "status_inquiry", "status": "due"},
+    )
+    tally.add(MappingProxyType({"recommendations": recs, "trace": {"fired": ({"rule": "r1"},)}}))
+    tally.add({"recommendations": [], "trace": {"fired": []}})
+    tally.add({"recommendations": list(recs[:1]), "trace": {"fired": [{"rule": "r1"}]}})
+    assert tally.take() == {
+        "a|send_thank_you|done": 2,
+        "a|status_inquiry|due": 1,
+        "r|r1": 2,
+        "n|status_inquiry|due": 1,  # the first one not done
+        "n|send_thank_you|done": 1,  # all done: the first one
+        "n|": 1,
+    }
+    assert tally.take() == {}
 
 
 def _row_keys(decision: Any) -> list[str]:
