@@ -86,27 +86,17 @@ def test_jsonl_rows_skip_blank_lines_and_keep_line_numbers() -> None:
 def _jsonl_reference(
     data: bytes, chunk_size: int, skip: int
 ) -> list[tuple[int, list[int], list[bytes], int]]:
-    """JSONL chunks as a line-by-line reading gives them: (first row, lines, items, position)."""
+    """JSONL chunks worked out from the whole text: (first row, lines, items, position)."""
+    text = data.removeprefix(b"\xef\xbb\xbf")
+    raw = io.BytesIO(text).readlines()
+    ends = [len(data) - len(text) + sum(map(len, raw[: n + 1])) for n in range(len(raw))]
+    rows = [(n + 1, line, ends[n]) for n, line in enumerate(raw) if line.strip()]
     chunks = []
-    row = position = 0
-    lines: list[int] = []
-    items: list[bytes] = []
-    for line_no, line in enumerate(io.BytesIO(data), 1):
-        position += len(line)
-        if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        if not line.strip():
-            continue
-        row += 1
-        if row <= skip:
-            continue
-        lines.append(line_no)
-        items.append(line)
-        if len(items) == chunk_size:
-            chunks.append((row - len(items) + 1, lines, items, position))
-            lines, items = [], []
-    if items:
-        chunks.append((row - len(items) + 1, lines, items, position))
+    for start in range(skip, len(rows), chunk_size):
+        part = rows[start : start + chunk_size]
+        # a full chunk goes as soon as its last line is read, the rest at the end
+        position = part[-1][2] if len(part) == chunk_size else len(data)
+        chunks.append((start + 1, [n for n, _, _ in part], [line for _, line, _ in part], position))
     return chunks
 
 
