@@ -17,24 +17,22 @@ import orjson
 
 from ._decision import Decision
 
-__all__ = ["Tally", "encode_id", "evaluate_items", "has_float", "loads"]
+__all__ = ["Tally", "encode_id", "evaluate_items", "has_float", "loads", "next_recommendation"]
 
 
 def has_float(value: Any) -> bool:
     """Whether a parsed JSON value holds a float anywhere in it."""
     kind = type(value)
-    if kind is float:
-        return True
     if kind is dict:
-        for item in value.values():
-            inner = type(item)
-            if inner is float or ((inner is dict or inner is list) and has_float(item)):
-                return True
+        items = value.values()
     elif kind is list:
-        for item in value:
-            inner = type(item)
-            if inner is float or ((inner is dict or inner is list) and has_float(item)):
-                return True
+        items = value
+    else:
+        return kind is float
+    for item in items:
+        inner = type(item)
+        if inner is float or ((inner is dict or inner is list) and has_float(item)):
+            return True
     return False
 
 
@@ -69,6 +67,14 @@ def encode_id(aid: str | None) -> str:
     return aid + "\n"
 
 
+def next_recommendation(recommendations: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The first recommendation still to act on (not done), else the first one."""
+    for rec in recommendations:
+        if rec.get("status") != "done":
+            return rec
+    return recommendations[0] if recommendations else None
+
+
 class Tally:
     """The summary counters of decided rows, counted as raw values and named once.
 
@@ -78,8 +84,8 @@ class Tally:
     """
 
     def __init__(self) -> None:
-        #: (number of rules fired, the rules, then action and status of each
-        #: recommendation) -> rows
+        #: (number of rules fired, the rules, the next action and its status
+        #: or None, then action and status of each recommendation) -> rows
         self.patterns: dict[tuple[Any, ...], int] = {}
 
     def add(self, view: Mapping[str, Any]) -> None:
@@ -90,6 +96,8 @@ class Tally:
         pattern: list[Any] = [len(fired)]
         for entry in fired:
             pattern.append(entry["rule"])
+        nxt = next_recommendation(recs)
+        pattern.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
         for rec in recs:
             pattern.append(rec.get("action"))
             pattern.append(rec.get("status"))
@@ -105,16 +113,11 @@ class Tally:
             start = 1 + int(pattern[0])
             for rule in pattern[1:start]:
                 rules[rule] = rules.get(rule, 0) + n
-            # the next action: the first recommendation not done, else the first one
-            following: tuple[Any, Any] | None = None
-            for i in range(start, len(pattern), 2):
+            following = pattern[start]
+            nexts[following] = nexts.get(following, 0) + n
+            for i in range(start + 1, len(pattern), 2):
                 pair = (pattern[i], pattern[i + 1])
                 actions[pair] = actions.get(pair, 0) + n
-                if following is None and pattern[i + 1] != "done":
-                    following = pair
-            if following is None and len(pattern) > start:
-                following = (pattern[start], pattern[start + 1])
-            nexts[following] = nexts.get(following, 0) + n
         self.patterns = {}
         counts: dict[str, int] = {}
         for (action, status), n in actions.items():

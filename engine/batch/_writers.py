@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._facts import ACTIONS
+from .._rows import next_recommendation
 from ._job import Decision
 
 __all__ = ["CSV_COLUMNS", "csv_header", "csv_row", "neutralise", "next_recommendation"]
@@ -33,14 +34,6 @@ def neutralise(cell: str) -> str:
     if cell.startswith(_FORMULA_STARTS):
         return "'" + cell
     return cell
-
-
-def next_recommendation(recommendations: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The first recommendation still to act on (not done), else the first one."""
-    for rec in recommendations:
-        if rec.get("status") != "done":
-            return rec
-    return recommendations[0] if recommendations else None
 
 
 def _text(value: Any) -> str:
