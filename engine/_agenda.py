@@ -80,12 +80,38 @@ def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any
 # from it).
 @functools.lru_cache(maxsize=4096)
 def _constant_json(rule: str, reason: str, failed: str | None) -> orjson.Fragment:
-    return orjson.Fragment(orjson.dumps(_constant_entry(rule, reason, failed)))
+    return _fragment(_constant_entry(rule, reason, failed))
+
+
+def _fragment(value: Any) -> orjson.Fragment:
+    """``value``'s JSON bytes, to keep: copied to their own size, because the
+    bytes orjson returns keep its whole buffer (4 KiB or more: 100,000 entries
+    of 100 bytes held 390 MB), which memo entries would hold for good."""
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(value))))
 
 
 @functools.lru_cache(maxsize=4096)
 def _constant_fired(rule: str) -> dict[str, Any]:
     return {"rule": rule, "conditions": []}
+
+
+class _Constants:
+    """One rule's trace entries for one trace mode that depend on nothing but
+    the rule (and the text of its failing condition): made once, then looked up
+    without building a key."""
+
+    __slots__ = ("failed", "fired", "shadowed")
+
+    def __init__(self, rule: CompiledRule, mode: str) -> None:
+        #: failing condition's text -> the entry (JSON bytes unless trace full)
+        self.failed: dict[str, Any] = {}
+        # trace full keeps entries as dicts; the other modes as JSON bytes (see run)
+        if mode == "full":
+            self.fired: Any = _constant_fired(rule.id)
+            self.shadowed: Any = _constant_entry(rule.id, "shadowed", None)
+        else:
+            self.fired = _fragment(_constant_fired(rule.id))
+            self.shadowed = _constant_json(rule.id, "shadowed", None)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -179,10 +205,11 @@ _Effects = tuple[
 class _Plan:
     """How one rule is evaluated: its memos and the facts that key them."""
 
-    __slots__ = ("copy_facts", "effects", "rule", "verdicts")
+    __slots__ = ("constants", "copy_facts", "effects", "rule", "verdicts")
 
     def __init__(self, rule: CompiledRule) -> None:
         self.rule = rule
+        self.constants = {mode: _Constants(rule, mode) for mode in TRACE_MODES}
         when_reads = tuple(sorted(rule.when.reads)) if rule.when is not None else ()
         self.verdicts = {mode: _Memo(when_reads) for mode in TRACE_MODES}
         action_reads = frozenset().union(*(a.reads for a in rule.actions))
@@ -192,8 +219,9 @@ class _Plan:
         self.copy_facts = bool(sets) and sets[0] < len(rule.actions) - 1
 
 
-# one step of the agenda: rule, verdict memo (None when off), writes, effects memo, copy_facts
-_Step = tuple[CompiledRule, "_Memo | None", tuple[str, ...], "_Memo | None", bool]
+# one step of the agenda: rule, verdict memo (None when off), writes, effects memo,
+# copy_facts, the rule's constant entries for the mode
+_Step = tuple[CompiledRule, "_Memo | None", tuple[str, ...], "_Memo | None", bool, _Constants]
 
 
 class _Plans:
@@ -221,6 +249,7 @@ class _Plans:
                     tuple(sorted(p.rule.writes)),
                     p.effects if p.effects.active and p.rule.actions else None,
                     p.copy_facts,
+                    p.constants[mode],
                 )
                 for p in self.plans
             )
@@ -234,15 +263,23 @@ def _plans_for(policy: CompiledPolicy) -> _Plans:
     return plans
 
 
-def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdict:
+def _verdict(
+    rule: CompiledRule, known: Mapping[str, Any], mode: str, constants: _Constants, shared: bool
+) -> _Verdict:
+    """A rule's verdict; ``shared``: it goes into a memo, to be used again."""
     when = rule.when
     failed = None if when is None else when.check(known)
     detail = mode != "none"
     full = mode == "full"
     conditions: list[dict[str, Any]] = []
     if failed is not None:
-        if not full or when is None:
-            return failed, _constant_json(rule.id, "failed", failed if detail else None), None
+        if not full or when is None:  # (a rule without conditions never fails)
+            entry = constants.failed.get(failed)
+            if entry is None:
+                entry = constants.failed[failed] = _constant_json(
+                    rule.id, "failed", failed if detail else None
+                )
+            return failed, entry, None
         trace(when, known, conditions)
         entry = {
             "rule": rule.id,
@@ -251,23 +288,20 @@ def _verdict(rule: CompiledRule, known: Mapping[str, Any], mode: str) -> _Verdic
             "conditions": conditions,
         }
         return failed, entry, None
-    if detail and when is not None:
-        trace(when, known, conditions)
-        fired = {"rule": rule.id, "conditions": conditions}
-    else:
-        fired = _constant_fired(rule.id)
-    shadowed: Any  # an entry, or its JSON bytes
-    if full and when is not None:
-        shadowed = {
-            "rule": rule.id,
-            "reason": "shadowed",
-            "failed_condition": None,
-            "conditions": conditions,
-        }
-    elif full:
-        shadowed = _constant_entry(rule.id, "shadowed", None)
-    else:
-        shadowed = _constant_json(rule.id, "shadowed", None)
+    if not detail or when is None:
+        return None, constants.fired, constants.shadowed
+    trace(when, known, conditions)
+    fired = {"rule": rule.id, "conditions": conditions}
+    if not full:
+        # a memo's entry is kept as JSON bytes, so that the decisions that share
+        # it need not serialise it again each time (see Decision.view)
+        return None, _fragment(fired) if shared else fired, constants.shadowed
+    shadowed = {
+        "rule": rule.id,
+        "reason": "shadowed",
+        "failed_condition": None,
+        "conditions": conditions,
+    }
     return None, fired, shadowed
 
 
@@ -299,7 +333,7 @@ def run(
     facts: Mapping[str, Any],
     mode: str = "full",
     listener: Listener | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[str]]:
     """Evaluate normalised facts; returns the decision's rule-dependent parts.
 
     Args:
@@ -311,7 +345,11 @@ def run(
             events); None for ordinary evaluation.
 
     Returns:
-        A dict with ``recommendations``, ``cautions``, ``derived`` and ``trace``.
+        A dict with ``recommendations``, ``cautions``, ``derived`` and
+        ``trace``, and the ids of the rules that fired, in firing order. With
+        trace "none" or "fired", the trace's entries are JSON bytes
+        (``orjson.Fragment``), some shared between decisions; with "full",
+        dicts.
     """
     plans = _plans_for(policy)
     plans.rows += 1
@@ -322,21 +360,22 @@ def run(
     derived: dict[str, Any] = {}
     recommendations: list[dict[str, Any]] = []
     cautions: list[dict[str, Any]] = []
-    fired: list[dict[str, Any]] = []
+    fired: list[Any] = []  # entries, or their JSON bytes
+    fired_rules: list[str] = []
     not_fired: list[Any] = []  # entries, or their JSON bytes (see _constant_json)
     verdict: _Verdict
     effects: _Effects
-    for rule, verdicts, writes, effects_memo, copy_facts in steps:
+    for rule, verdicts, writes, effects_memo, copy_facts, constants in steps:
         if verdicts is not None:
             # verdicts and effects are non-empty tuples: None is the only false value
             key = verdicts.key(known)
             found = verdicts.table.get(key) or verdicts.recall(key)
             if found is None:
-                verdict = verdicts.learn(key, _verdict(rule, known, mode), plans)
+                verdict = verdicts.learn(key, _verdict(rule, known, mode, constants, True), plans)
             else:
                 verdict = found  # typed, so the compiled build unpacks it without iterating
         else:
-            verdict = _verdict(rule, known, mode)
+            verdict = _verdict(rule, known, mode, constants, False)
         failed, entry, shadow_entry = verdict
         shadowed = False
         if failed is None:
@@ -357,6 +396,7 @@ def run(
             not_fired.append(shadow_entry)
             continue
         fired.append(entry)
+        fired_rules.append(rule.id)
         if effects_memo is not None:
             key = effects_memo.key(known)
             found = effects_memo.table.get(key) or effects_memo.recall(key)
@@ -377,9 +417,10 @@ def run(
             recommendations.extend(recs)
         if warns:
             cautions.extend(warns)
-    return {
+    body = {
         "recommendations": recommendations,
         "cautions": cautions,
         "derived": derived,
         "trace": {"fired": fired, "not_fired": not_fired},
     }
+    return body, fired_rules

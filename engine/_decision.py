@@ -19,10 +19,13 @@ class Decision:
     shape is ``decision.schema.json``.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_fired")
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], fired: list[str] | None = None) -> None:
+        """``data`` is the content; ``fired`` the ids of the rules that fired, when
+        its ``trace.fired`` entries are JSON bytes (None: read them from the entries)."""
         self._data = data
+        self._fired = fired
 
     @property
     def applicant_id(self) -> str | None:
@@ -48,13 +51,16 @@ class Decision:
     @property
     def fired(self) -> list[str]:
         """Ids of the rules that fired, in firing order."""
+        if self._fired is not None:
+            return list(self._fired)
         return [entry["rule"] for entry in self._data["trace"]["fired"]]
 
     def view(self) -> Mapping[str, Any]:
         """The decision's content without copying it: read only (for counters in hot loops).
 
-        The entries of ``trace.not_fired`` may be held as their JSON bytes; read
-        them through :meth:`to_dict`.
+        The trace's entries may be held as their JSON bytes (``orjson.Fragment``,
+        with trace "none" or "fired"): read them through :meth:`to_dict`, and
+        which rules fired through :attr:`fired`.
         """
         return MappingProxyType(self._data)
 

@@ -461,7 +461,7 @@ def _collect(
         events.append((rule, outcome, dict(known)))
 
     normal = normalize_facts(facts, default_as_of=as_of)
-    body = run(policy.compiled, normal, "full", listen)
+    body, _ = run(policy.compiled, normal, "full", listen)
     decision: dict[str, Any] = {
         "applicant_id": normal.get("applicant_id"),
         "as_of": jsonable(normal["as_of"]),

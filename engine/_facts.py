@@ -467,7 +467,7 @@ def normalize_facts(
             )
         )
 
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check is slow
         problem(
             "facts-not-mapping",
             "",

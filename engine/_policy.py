@@ -129,8 +129,9 @@ class Policy:
                 from . import _durable
 
                 body = _durable.program_for(self).run(normal, trace)
+                fired = [entry["rule"] for entry in body["trace"]["fired"]]
             else:
-                body = run(self.compiled, normal, trace)
+                body, fired = run(self.compiled, normal, trace)
         except OverflowError as exc:
             # only reachable through extreme parameters: facts are bounded to years 1900-2999
             raise FactsError(
@@ -151,7 +152,7 @@ class Policy:
             "engine": self._engines[backend],
         }
         data.update(body)
-        return Decision(data)
+        return Decision(data, fired)
 
     def __repr__(self) -> str:
         return f"Policy({self.name}@{self.version}, sha256={self.sha256[:12]})"

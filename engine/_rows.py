@@ -88,14 +88,11 @@ class Tally:
         #: or None, then action and status of each recommendation) -> rows
         self.patterns: dict[tuple[Any, ...], int] = {}
 
-    def add(self, view: Mapping[str, Any]) -> None:
-        """Count one decision (``Decision.view()``)."""
-        # any sequences of mappings (an engine decision has lists of dicts)
-        fired: Any = view["trace"]["fired"]
-        recs: Any = view["recommendations"]
+    def add(self, fired: Sequence[str], recs: Any) -> None:
+        """Count one decision: the rules that fired, and its recommendations (any
+        sequence of mappings: an engine decision has a list of dicts)."""
         pattern: list[Any] = [len(fired)]
-        for entry in fired:
-            pattern.append(entry["rule"])
+        pattern.extend(fired)
         nxt = next_recommendation(recs)
         pattern.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
         for rec in recs:
@@ -190,7 +187,7 @@ def evaluate_items(
                 text = decision.to_line()  # the newline added without copying the line
             else:  # a stand-in evaluator's decision
                 text = decision.to_bytes() + b"\n"
-            tally.add(decision.view())
+            tally.add(decision.fired, decision.view()["recommendations"])
         except Exception as exc:  # a bug must cost one row, not the batch
             ends.append(end)
             ids.append(failed(index, facts, exc))

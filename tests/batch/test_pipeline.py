@@ -127,9 +127,9 @@ def test_counters_take_any_sequences_of_mappings() -> None:
         MappingProxyType({"action": "send_thank_you", "status": "done"}),
         {"action": "status_inquiry", "status": "due"},
     )
-    tally.add(MappingProxyType({"recommendations": recs, "trace": {"fired": ({"rule": "r1"},)}}))
-    tally.add({"recommendations": [], "trace": {"fired": []}})
-    tally.add({"recommendations": list(recs[:1]), "trace": {"fired": [{"rule": "r1"}]}})
+    tally.add(("r1",), recs)
+    tally.add([], ())
+    tally.add(["r1"], list(recs[:1]))
     assert tally.take() == {
         "a|send_thank_you|done": 2,
         "a|status_inquiry|due": 1,
