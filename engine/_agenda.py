@@ -47,17 +47,35 @@ Listener = Callable[[CompiledRule, str, Mapping[str, Any]], None]
 
 
 def recommendation(
-    action: Recommend, rule: CompiledRule, known: Mapping[str, Any]
+    action: Recommend,
+    rule: CompiledRule,
+    known: Mapping[str, Any],
+    blank: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The decision's entry for a recommend action fired by ``rule`` (both backends use it)."""
+    """The decision's entry for a recommend action fired by ``rule`` (both backends use it).
+
+    ``blank``: ``_blank_recommendation(action, rule)``, which is copied and
+    filled in (cheaper than building the dict) when the caller keeps one.
+    """
     earliest = action.earliest.fn(known) if action.earliest is not None else None
     latest = action.latest.fn(known) if action.latest is not None else None
+    entry = dict(blank) if blank is not None else _blank_recommendation(action, rule)
+    entry["status"] = _status(action, known, earliest, latest)
+    entry["earliest"] = jsonable(earliest)
+    entry["latest"] = jsonable(latest)
+    entry["channel"] = action.channel(known) if action.channel is not None else None
+    return entry
+
+
+def _blank_recommendation(action: Recommend, rule: CompiledRule) -> dict[str, Any]:
+    """A recommendation's entry with what depends on the facts left None (its keys
+    in the decision's order)."""
     return {
         "action": action.action,
-        "status": _status(action, known, earliest, latest),
-        "earliest": jsonable(earliest),
-        "latest": jsonable(latest),
-        "channel": action.channel(known) if action.channel is not None else None,
+        "status": None,
+        "earliest": None,
+        "latest": None,
+        "channel": None,
         "template": action.template,
         "rule": rule.id,
         "cite": _cite_list(rule.cite),
@@ -100,9 +118,14 @@ class _Constants:
     the rule (and the text of its failing condition): made once, then looked up
     without building a key."""
 
-    __slots__ = ("failed", "fired", "shadowed")
+    __slots__ = ("blanks", "failed", "fired", "shadowed")
 
     def __init__(self, rule: CompiledRule, mode: str) -> None:
+        #: per action, its blank recommendation (see ``recommendation``), or None
+        self.blanks: tuple[dict[str, Any] | None, ...] = tuple(
+            _blank_recommendation(a, rule) if isinstance(a, Recommend) else None
+            for a in rule.actions
+        )
         #: failing condition's text -> the entry (JSON bytes unless trace full)
         self.failed: dict[str, Any] = {}
         # trace full keeps entries as dicts; the other modes as JSON bytes (see run)
@@ -137,7 +160,8 @@ class _Memo:
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        #: the key of a row's facts (every name is in them: see ``_Plans.blank``)
+        #: the key of a row's facts (every name is in them: see ``_Plans.blank``),
+        #: for any number of names; ``key_of`` makes the same keys faster
         self.key: Callable[[Mapping[str, Any]], Any] = (
             operator.itemgetter(*names) if names else _no_key
         )
@@ -148,6 +172,28 @@ class _Memo:
         self.misses = 0
         self.since = 0
         self.active = True
+
+    def key_of(self, known: dict[str, Any]) -> Any:
+        """``self.key(known)``, without a call through Python for up to five names."""
+        names = self.names
+        n = len(names)
+        if n == 1:
+            return known[names[0]]
+        if n == 2:
+            return (known[names[0]], known[names[1]])
+        if n == 3:
+            return (known[names[0]], known[names[1]], known[names[2]])
+        if n == 4:
+            return (known[names[0]], known[names[1]], known[names[2]], known[names[3]])
+        if n == 5:
+            return (
+                known[names[0]],
+                known[names[1]],
+                known[names[2]],
+                known[names[3]],
+                known[names[4]],
+            )
+        return self.key(known)
 
     def recall(self, key: Any) -> Any:
         """The value from the older generation (moved to the newer), or None."""
@@ -305,12 +351,17 @@ def _verdict(
     return None, fired, shadowed
 
 
-def _effects(rule: CompiledRule, known: dict[str, Any], copy_facts: bool) -> _Effects:
+def _effects(
+    rule: CompiledRule,
+    known: dict[str, Any],
+    copy_facts: bool,
+    blanks: tuple[dict[str, Any] | None, ...],
+) -> _Effects:
     facts = dict(known) if copy_facts else known
     sets: list[tuple[str, Any, dict[str, Any]]] = []
     recommendations: list[dict[str, Any]] = []
     cautions: list[dict[str, Any]] = []
-    for action in rule.actions:
+    for i, action in enumerate(rule.actions):
         if isinstance(action, SetFact):
             value = action.fn(facts)
             if copy_facts:
@@ -322,7 +373,7 @@ def _effects(rule: CompiledRule, known: dict[str, Any], copy_facts: bool) -> _Ef
             }
             sets.append((action.fact, value, entry))
         elif isinstance(action, Recommend):
-            recommendations.append(recommendation(action, rule, facts))
+            recommendations.append(recommendation(action, rule, facts, blanks[i]))
         elif isinstance(action, Caution):
             cautions.append({"id": action.id, "rule": rule.id, "message": action.message})
     return tuple(sets), tuple(recommendations), tuple(cautions)
@@ -367,9 +418,10 @@ def run(
     effects: _Effects
     for rule, verdicts, writes, effects_memo, copy_facts, constants in steps:
         if verdicts is not None:
-            # verdicts and effects are non-empty tuples: None is the only false value
-            key = verdicts.key(known)
-            found = verdicts.table.get(key) or verdicts.recall(key)
+            key = verdicts.key_of(known)
+            found = verdicts.table.get(key)
+            if found is None:
+                found = verdicts.recall(key)
             if found is None:
                 verdict = verdicts.learn(key, _verdict(rule, known, mode, constants, True), plans)
             else:
@@ -398,14 +450,18 @@ def run(
         fired.append(entry)
         fired_rules.append(rule.id)
         if effects_memo is not None:
-            key = effects_memo.key(known)
-            found = effects_memo.table.get(key) or effects_memo.recall(key)
+            key = effects_memo.key_of(known)
+            found = effects_memo.table.get(key)
             if found is None:
-                effects = effects_memo.learn(key, _effects(rule, known, copy_facts), plans)
+                found = effects_memo.recall(key)
+            if found is None:
+                effects = effects_memo.learn(
+                    key, _effects(rule, known, copy_facts, constants.blanks), plans
+                )
             else:
                 effects = found
         elif rule.actions:
-            effects = _effects(rule, known, copy_facts)
+            effects = _effects(rule, known, copy_facts, constants.blanks)
         else:
             continue
         sets, recs, warns = effects
