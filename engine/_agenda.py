@@ -12,7 +12,6 @@ that can change what it reads.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -156,15 +155,10 @@ class _Memo:
     a policy: a race can only compute a value twice, never store a wrong one.
     """
 
-    __slots__ = ("active", "key", "misses", "names", "old", "since", "table")
+    __slots__ = ("active", "misses", "names", "old", "since", "table")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        #: the key of a row's facts (every name is in them: see ``_Plans.blank``),
-        #: for any number of names; ``key_of`` makes the same keys faster
-        self.key: Callable[[Mapping[str, Any]], Any] = (
-            operator.itemgetter(*names) if names else _no_key
-        )
         # two generations: when ``table`` is full it becomes ``old``, and what is
         # still used moves back, so the values in use survive a turnover
         self.table: dict[Any, Any] = {}
@@ -174,26 +168,24 @@ class _Memo:
         self.active = True
 
     def key_of(self, known: dict[str, Any]) -> Any:
-        """``self.key(known)``, without a call through Python for up to five names."""
+        """The key of a row's facts: the value of the one fact read, or a tuple of
+        the values (None for an unknown fact)."""
         names = self.names
         n = len(names)
         if n == 1:
-            return known[names[0]]
+            return known.get(names[0])
         if n == 2:
-            return (known[names[0]], known[names[1]])
+            return (known.get(names[0]), known.get(names[1]))
         if n == 3:
-            return (known[names[0]], known[names[1]], known[names[2]])
+            return (known.get(names[0]), known.get(names[1]), known.get(names[2]))
         if n == 4:
-            return (known[names[0]], known[names[1]], known[names[2]], known[names[3]])
-        if n == 5:
             return (
-                known[names[0]],
-                known[names[1]],
-                known[names[2]],
-                known[names[3]],
-                known[names[4]],
+                known.get(names[0]),
+                known.get(names[1]),
+                known.get(names[2]),
+                known.get(names[3]),
             )
-        return self.key(known)
+        return tuple([known.get(name) for name in names])
 
     def recall(self, key: Any) -> Any:
         """The value from the older generation (moved to the newer), or None."""
@@ -225,10 +217,6 @@ class _Memo:
                 plans.steps.clear()  # rebuilt without this memo
             self.misses = 0
             self.since = plans.rows
-
-
-def _no_key(known: Mapping[str, Any]) -> tuple[()]:
-    return ()
 
 
 #: entries a memo's newer generation holds before it becomes the older one
@@ -281,7 +269,8 @@ class _Plans:
         names: set[str] = set()
         for plan in self.plans:
             names.update(plan.verdicts["none"].names, plan.effects.names)
-        #: every fact a memo key reads, unknown: a row's facts start from it
+        #: every fact a memo key reads, unknown: a row's facts start from it when
+        #: a listener is told about them
         self.blank: dict[str, Any] = dict.fromkeys(sorted(names))
         self.steps: dict[str, tuple[_Step, ...]] = {}
 
@@ -405,8 +394,12 @@ def run(
     plans = _plans_for(policy)
     plans.rows += 1
     steps = plans.for_mode(mode)
-    known: dict[str, Any] = dict(plans.blank)
-    known.update(facts)
+    known: dict[str, Any]
+    if listener is None:
+        known = dict(facts)  # memo keys read an unknown fact as None
+    else:  # every fact a memo key reads, then the facts: the order of the listener's copies
+        known = dict(plans.blank)
+        known.update(facts)
     set_by: dict[str, str] = {}
     derived: dict[str, Any] = {}
     recommendations: list[dict[str, Any]] = []
