@@ -308,7 +308,7 @@ def _verdict(
     full = mode == "full"
     conditions: list[dict[str, Any]] = []
     if failed is not None:
-        if not full or when is None:  # (a rule without conditions never fails)
+        if not full or when is None:  # (when is None never here: that rule cannot fail)
             entry = constants.failed.get(failed)
             if entry is None:
                 entry = constants.failed[failed] = _constant_json(
