@@ -17,7 +17,15 @@ import orjson
 
 from ._decision import Decision
 
-__all__ = ["Tally", "encode_id", "evaluate_items", "has_float", "loads", "next_recommendation"]
+__all__ = [
+    "Tally",
+    "encode_id",
+    "evaluate_items",
+    "flag_seen",
+    "has_float",
+    "loads",
+    "next_recommendation",
+]
 
 
 def has_float(value: Any) -> bool:
@@ -65,6 +73,28 @@ def encode_id(aid: str | None) -> str:
     if not aid or aid[0] == '"' or "\n" in aid or "\r" in aid:
         return json.dumps(aid) + "\n"
     return aid + "\n"
+
+
+def flag_seen(hashes: list[int], lines: Sequence[bytes], seen: bytearray, mask: int) -> list[int]:
+    """Set the bit of each id's hash in ``seen`` (a bitmap of ``mask + 1`` bits);
+    the indexes of the ids whose bit was set already (maybe seen before).
+
+    ``lines`` are ids-file lines (b"" for a row without an id, which is skipped)
+    and ``hashes`` their hashes. The batch's main process runs this for every
+    row, so it is compiled with the rest of this module.
+    """
+    again: list[int] = []
+    for i in range(len(lines)):
+        if not lines[i]:
+            continue
+        bit = hashes[i] & mask
+        byte = bit >> 3
+        flag = 1 << (bit & 7)
+        if seen[byte] & flag:
+            again.append(i)
+        else:
+            seen[byte] |= flag
+    return again
 
 
 def next_recommendation(recommendations: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -22,7 +22,7 @@ from itertools import islice
 from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
-from .._rows import encode_id
+from .._rows import encode_id, flag_seen
 from ._checkpoint import (
     Checkpoint,
     CheckpointMismatch,
@@ -300,16 +300,11 @@ class _Run:
         """Add rows' ids (ids-file lines, b"" for none) to the duplicate check."""
         hashes = list(map(hash, lines))  # hash(b"") == 0: a row without an id
         self.order.extend(hashes)
-        seen, maybe = self.seen, self.maybe
-        for line, h in zip(lines, hashes, strict=True):
-            if not line:
-                continue
-            bit = h & _SEEN_MASK
-            byte, flag = bit >> 3, 1 << (bit & 7)
-            if not seen[byte] & flag:
-                seen[byte] |= flag
-            elif h not in maybe:
-                aid = decode_id(line)
+        maybe = self.maybe
+        for i in flag_seen(hashes, lines, self.seen, _SEEN_MASK):
+            h = hashes[i]
+            if h not in maybe:
+                aid = decode_id(lines[i])
                 if aid is not None:
                     maybe[h] = aid
 

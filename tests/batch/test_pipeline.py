@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.engine import load_policy
-from followup.engine._rows import Tally, encode_id
+from followup.engine._rows import Tally, encode_id, flag_seen
 from followup.engine._rows import loads as _loads
 from followup.engine.batch import (
     BatchJob,
@@ -114,6 +114,20 @@ def test_a_row_with_a_huge_integer_is_decoded_exactly() -> None:
     )
     assert facts == {"status_inquiries_sent": 123456789012345678901234567890}
     assert type(facts["status_inquiries_sent"]) is int
+
+
+# --- the duplicate-id bitmap ----------------------------------------------------------------
+
+
+def test_flag_seen_sets_bits_and_names_ids_whose_bit_was_set() -> None:
+    seen = bytearray(2)  # 16 bits
+    lines = [b"a", b"", b"b", b"c", b"a"]
+    # hashes chosen to collide: b"c" lands on b"a"'s bit (3 + 16 and -13 & 15 == 3)
+    hashes = [3, 0, 12, 3 + 16, -13]
+    assert flag_seen(hashes, lines, seen, 15) == [3, 4]  # the row without an id is skipped
+    assert seen == bytearray([1 << 3, 1 << 4])
+    assert flag_seen([12], [b"b"], seen, 15) == [0]  # bits stay set between calls
+    assert flag_seen([5], [b"d"], seen, 15) == []
 
 
 # --- the summary counters, counted per chunk --------------------------------------------
