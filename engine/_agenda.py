@@ -113,18 +113,17 @@ def _constant_fired(rule: str) -> dict[str, Any]:
 
 
 class _Constants:
-    """One rule's trace entries for one trace mode that depend on nothing but
-    the rule (and the text of its failing condition): made once, then looked up
+    """What of one rule's outcome depends on nothing but the rule (and the text
+    of its failing condition), for one trace mode: made once, then looked up
     without building a key."""
 
     __slots__ = ("blanks", "failed", "fired", "shadowed")
 
-    def __init__(self, rule: CompiledRule, mode: str) -> None:
+    def __init__(
+        self, rule: CompiledRule, mode: str, blanks: tuple[dict[str, Any] | None, ...]
+    ) -> None:
         #: per action, its blank recommendation (see ``recommendation``), or None
-        self.blanks: tuple[dict[str, Any] | None, ...] = tuple(
-            _blank_recommendation(a, rule) if isinstance(a, Recommend) else None
-            for a in rule.actions
-        )
+        self.blanks = blanks
         #: failing condition's text -> the entry (JSON bytes unless trace full)
         self.failed: dict[str, Any] = {}
         # trace full keeps entries as dicts; the other modes as JSON bytes (see run)
@@ -243,7 +242,11 @@ class _Plan:
 
     def __init__(self, rule: CompiledRule) -> None:
         self.rule = rule
-        self.constants = {mode: _Constants(rule, mode) for mode in TRACE_MODES}
+        blanks = tuple(
+            _blank_recommendation(a, rule) if isinstance(a, Recommend) else None
+            for a in rule.actions
+        )
+        self.constants = {mode: _Constants(rule, mode, blanks) for mode in TRACE_MODES}
         when_reads = tuple(sorted(rule.when.reads)) if rule.when is not None else ()
         self.verdicts = {mode: _Memo(when_reads) for mode in TRACE_MODES}
         action_reads = frozenset().union(*(a.reads for a in rule.actions))

@@ -123,24 +123,11 @@ class Tally:
         sequence of mappings: an engine decision has a list of dicts)."""
         pattern: list[Any] = [len(fired)]
         pattern.extend(fired)
-        # one pass: each recommendation's action and status, and the next action
-        # (as ``next_recommendation`` picks it: the first not done, else the first)
-        pairs: list[Any] = []
-        nxt: tuple[Any, Any] | None = None
-        first: tuple[Any, Any] | None = None
+        nxt = next_recommendation(recs)
+        pattern.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
         for rec in recs:
-            if isinstance(rec, dict):  # an engine decision's (read without a method call)
-                action, status = rec.get("action"), rec.get("status")
-            else:
-                action, status = rec.get("action"), rec.get("status")
-            pairs.append(action)
-            pairs.append(status)
-            if first is None:
-                first = (action, status)
-            if nxt is None and status != "done":
-                nxt = (action, status)
-        pattern.append(nxt if nxt is not None else first)
-        pattern.extend(pairs)
+            pattern.append(rec.get("action"))
+            pattern.append(rec.get("status"))
         key = tuple(pattern)
         self.patterns[key] = self.patterns.get(key, 0) + 1
 
