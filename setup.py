@@ -2,9 +2,10 @@
 
 mypyc, the compiler that ships with mypy, turns the typed Python modules that
 run for every applicant (agenda, conditions, expressions, facts, calendar,
-compiler, policy, decision, the batch worker's row loop) into C extensions. They are compiled from the
-same source, so a compiled module does exactly what its source says, only
-faster; the test suite runs against both builds (``make test``).
+compiler, policy, decision, and the batch's per-row work) into C extensions.
+They are compiled from the same source, so a compiled module does exactly
+what its source says, only faster; the test suite runs against both builds
+(``make test``).
 
 followup installs as pure Python instead when
 

@@ -1,10 +1,11 @@
-"""The batch worker's loop over one chunk's rows.
+"""The batch's work for every row, beside the engine itself.
 
-For each row: decode it, evaluate it, render the decision and count it in the
-summary. This runs once per applicant beside the engine itself, so it is one
-of the modules compiled by mypyc in the compiled build (``HOT_MODULES``);
-the batch package (``followup.engine.batch``) keeps everything that runs
-once per chunk or once per failed row, and hands it in as callables.
+A worker's loop over one chunk's rows: decode each, evaluate it, render the
+decision and count it in the summary; and the main process's duplicate-id
+check (``flag_seen``). This runs once per applicant, so it is one of the
+modules compiled by mypyc in the compiled build (``HOT_MODULES``); the batch
+package (``followup.engine.batch``) keeps everything that runs once per chunk
+or once per failed row, and hands it in as callables.
 """
 
 from __future__ import annotations
