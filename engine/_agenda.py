@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -148,13 +148,14 @@ class _Memo:
     cohort, where many applicants share an industry, a channel or a stage,
     need not evaluate the same thing twice. The memo is bounded (two
     generations of ``MEMO_LIMIT`` entries), and switched off for good when
-    most look-ups miss (keys made of timestamps), so it never costs much. It
+    most of its look-ups miss (keys made of timestamps), so it never costs
+    much. It
     changes how fast a decision is made, never what it says; entries are
     shared and never changed (decisions hand out copies). Threads may share
     a policy: a race can only compute a value twice, never store a wrong one.
     """
 
-    __slots__ = ("active", "misses", "names", "old", "since", "table")
+    __slots__ = ("active", "lookups", "misses", "names", "old", "since", "table")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
@@ -162,13 +163,15 @@ class _Memo:
         # still used moves back, so the values in use survive a turnover
         self.table: dict[Any, Any] = {}
         self.old: dict[Any, Any] = {}
+        self.lookups = 0  # every key made is looked up once
         self.misses = 0
-        self.since = 0
+        self.since = 0  # look-ups at the last review
         self.active = True
 
     def key_of(self, known: dict[str, Any]) -> Any:
         """The key of a row's facts: the value of the one fact read, or a tuple of
         the values (None for an unknown fact)."""
+        self.lookups += 1
         names = self.names
         n = len(names)
         if n == 1:
@@ -210,20 +213,21 @@ class _Memo:
         """Count a miss; switch off a memo that mostly misses."""
         self.misses += 1
         if self.misses >= MEMO_REVIEW:
-            if self.misses > MEMO_MAX_MISS_RATE * (plans.rows - self.since):
+            # (not at the first review: a memo starts empty, so its first look-ups all miss)
+            if self.since and self.misses > MEMO_MAX_MISS_RATE * (self.lookups - self.since):
                 self.active = False
                 self.table, self.old = {}, {}
                 plans.steps.clear()  # rebuilt without this memo
             self.misses = 0
-            self.since = plans.rows
+            self.since = self.lookups
 
 
 #: entries a memo's newer generation holds before it becomes the older one
-MEMO_LIMIT = 2048
+MEMO_LIMIT: Final = 2048
 #: misses after which a memo's hit rate is reviewed
-MEMO_REVIEW = 2048
-#: a memo missing on more than this share of the rows since its last review is switched off
-MEMO_MAX_MISS_RATE = 0.6
+MEMO_REVIEW: Final = 2048
+#: a memo missing on more than this share of its look-ups since its last review is switched off
+MEMO_MAX_MISS_RATE: Final = 0.75
 
 # a rule's verdict: (failing text or None, entry when it fails or fires, entry when shadowed)
 _Verdict = tuple[str | None, Any, Any]
@@ -264,11 +268,10 @@ _Step = tuple[CompiledRule, "_Memo | None", tuple[str, ...], "_Memo | None", boo
 class _Plans:
     """A compiled policy's plans, and the agenda's steps for each trace mode."""
 
-    __slots__ = ("blank", "plans", "rows", "steps")
+    __slots__ = ("blank", "plans", "steps")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.plans = tuple(_Plan(rule) for rule in policy.rules)
-        self.rows = 0
         names: set[str] = set()
         for plan in self.plans:
             names.update(plan.verdicts["none"].names, plan.effects.names)
@@ -395,7 +398,6 @@ def run(
         dicts.
     """
     plans = _plans_for(policy)
-    plans.rows += 1
     steps = plans.for_mode(mode)
     known: dict[str, Any]
     if listener is None:

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Final
 
 __all__ = [
     "SlowdownWindow",
@@ -27,7 +28,7 @@ __all__ = [
 
 Moment = date | datetime
 
-_WEEKEND = frozenset((5, 6))
+_WEEKEND: Final = frozenset((5, 6))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,12 +113,13 @@ def add_business_days(moment: Moment, count: int, country: str | None) -> Moment
 # Both functions above depend only on the calendar day (and country, count),
 # so their answers are kept per day as a number of days to move: a cohort has
 # a few hundred distinct days, and each would otherwise walk the calendar
-# again for every applicant. Bounded; a full table starts again.
-_TABLE_LIMIT = 65536
-_ONE_DAY = timedelta(days=1)
-_WHOLE_DAYS: dict[int, timedelta] = {}
-_AHEAD: dict[tuple[date, str | None], int] = {}
-_MOVED: dict[tuple[date, int, str | None], int] = {}
+# again for every applicant. Bounded; a full table starts again. (Final: the
+# compiled build then reads these from C variables, not the module's globals.)
+_TABLE_LIMIT: Final = 65536
+_ONE_DAY: Final = timedelta(days=1)
+_WHOLE_DAYS: Final[dict[int, timedelta]] = {}
+_AHEAD: Final[dict[tuple[date, str | None], int]] = {}
+_MOVED: Final[dict[tuple[date, int, str | None], int]] = {}
 
 
 def business_days_between(start: Moment, end: Moment, country: str | None) -> int:

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -39,13 +39,13 @@ Facts = Mapping[str, Any]
 
 def compare_moments(a: date | datetime, b: date | datetime) -> int:
     """-1, 0 or 1; when either side is a plain date, only the days are compared."""
-    if isinstance(a, datetime) and isinstance(b, datetime):
+    if isinstance(a, _DATETIME) and isinstance(b, _DATETIME):
         x: Any
         y: Any
         x, y = a, b
     else:
-        x = a.date() if isinstance(a, datetime) else a
-        y = b.date() if isinstance(b, datetime) else b
+        x = a.date() if isinstance(a, _DATETIME) else a
+        y = b.date() if isinstance(b, _DATETIME) else b
     return int(x > y) - int(x < y)
 
 
@@ -54,8 +54,8 @@ def elapsed(
 ) -> float | int:
     """Time from start to end in a unit: whole calendar days, hours, weeks or business days."""
     if unit == "days":
-        a = start.date() if isinstance(start, datetime) else start
-        b = end.date() if isinstance(end, datetime) else end
+        a = start.date() if isinstance(start, _DATETIME) else start
+        b = end.date() if isinstance(end, _DATETIME) else end
         return (b - a).days
     if unit == "weeks":
         a = start.date() if isinstance(start, datetime) else start
@@ -72,10 +72,14 @@ UNIT_WORDS = {"days": "days", "hours": "hours", "weeks": "weeks", "business_days
 _COUNTRY = {unit: frozenset({"country"} if unit == "business_days" else ()) for unit in UNIT_WORDS}
 
 
-_PLAIN = frozenset((str, int, bool, type(None)))
+# Final: the compiled build keeps these in C variables instead of looking up the
+# module's globals on every call (this module runs for every applicant)
+_PLAIN: Final = frozenset((str, int, bool, type(None)))
+_DATETIME: Final = datetime
+_DATE: Final = date
 # dates and date-times recur within a cohort: format each once (a date never
 # equals a date-time, so they can share the table)
-_ISO: dict[date, str] = {}
+_ISO: Final[dict[date, str]] = {}
 
 
 def jsonable(value: Any) -> Any:
@@ -83,14 +87,14 @@ def jsonable(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is datetime or kind is date:
+    if kind is _DATETIME or kind is _DATE:
         text = _ISO.get(value)
         if text is None:
             if len(_ISO) >= 16384:
                 _ISO.clear()
             text = _ISO[value] = (
                 value.isoformat(timespec="seconds" if value.microsecond == 0 else "microseconds")
-                if kind is datetime
+                if kind is _DATETIME
                 else value.isoformat()
             )
         return text

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
@@ -157,7 +157,8 @@ FACTS: dict[str, FactSpec] = dict(
     ]
 )
 
-_REQUIRED = tuple(name for name, spec in FACTS.items() if spec.required)
+_REQUIRED: Final = tuple(name for name, spec in FACTS.items() if spec.required)
+_DATETIME: Final = datetime  # Final: a C variable in the compiled build, not a globals look-up
 
 #: fact name -> kind, for readers that must coerce text cells (CSV).
 FACT_KINDS: dict[str, str] = {
@@ -425,6 +426,28 @@ def _suggestion(spec: FactSpec, value: Any) -> str | None:
 Located = Callable[[str], tuple[int, int] | None]
 
 
+class _Problems:
+    """The problems found in one set of facts, located in their file when it is known."""
+
+    __slots__ = ("file", "found", "locate")
+
+    def __init__(self, locate: Located | None, file: str | None) -> None:
+        self.locate = locate
+        self.file = file
+        self.found: list[Problem] = []
+
+    def add(
+        self,
+        code: str,
+        pointer: str,
+        message: str,
+        value: Any = None,
+        suggestion: str | None = None,
+    ) -> None:
+        pos = self.locate(pointer) if self.locate else None
+        self.found.append(Problem.at(pos, code, message, pointer, self.file, suggestion, value))
+
+
 def normalize_facts(
     raw: Any,
     *,
@@ -449,31 +472,14 @@ def normalize_facts(
     Raises:
         FactsError: with one problem per bad field.
     """
-    problems: list[Problem] = []
-
-    def problem(
-        code: str, pointer: str, message: str, value: Any = None, suggestion: str | None = None
-    ) -> None:
-        pos = locate(pointer) if locate else None
-        problems.append(
-            Problem.at(
-                pos,
-                code,
-                message,
-                pointer,
-                file,
-                suggestion,
-                value,
-            )
-        )
-
+    problems = _Problems(locate, file)  # (not a closure: that would be made for every row)
     if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check is slow
-        problem(
+        problems.add(
             "facts-not-mapping",
             "",
             f"facts must be a mapping of fact names to values, not {type(raw).__name__}",
         )
-        raise FactsError(problems)
+        raise FactsError(problems.found)
     out: dict[str, Any] = {}
     checkers = _CHECKERS
     for key, value in raw.items():
@@ -488,7 +494,7 @@ def normalize_facts(
         pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
         spec = FACTS.get(key) if isinstance(key, str) else None
         if spec is None:
-            problem(
+            problems.add(
                 "unknown-fact",
                 pointer,
                 f"'{key}' is not a known fact",
@@ -501,7 +507,7 @@ def normalize_facts(
         try:
             out[sys.intern(key)] = _check(spec, value)
         except _Bad:
-            problem(
+            problems.add(
                 "invalid-fact",
                 pointer,
                 f"{key} is {value!r}; expected {_allowed(spec)}",
@@ -509,20 +515,20 @@ def normalize_facts(
                 _suggestion(spec, value),
             )
     for name in _REQUIRED:
-        if name not in out and not any(p.pointer == f"/{name}" for p in problems):
-            problem(
+        if name not in out and not any(p.pointer == f"/{name}" for p in problems.found):
+            problems.add(
                 "missing-fact",
                 "",
                 f"the required fact '{name}' is missing",
                 None,
                 f"add {name}: 2026-03-02",
             )
-    if problems:
-        raise FactsError(problems)
+    if problems.found:
+        raise FactsError(problems.found)
 
     zone = _zone(out["timezone"]) if "timezone" in out else None
     for name, value in out.items():
-        if type(value) is datetime and value.tzinfo is not None:
+        if type(value) is _DATETIME and value.tzinfo is not None:
             out[name] = localize(value, zone)
     if "as_of" not in out:
         if default_as_of is None:

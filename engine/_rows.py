@@ -109,51 +109,47 @@ def next_recommendation(recommendations: Sequence[Mapping[str, Any]]) -> Mapping
 class Tally:
     """The summary counters of decided rows, counted as raw values and named once.
 
-    A cohort's decisions fall into a few hundred patterns of (rules fired,
-    actions and their statuses), so a row counts one pattern, and the
-    counters are worked out per pattern when taken.
+    A row adds one to each rule that fired, to the (action, status) of each of
+    its recommendations and to its next one; the counters get their names
+    ("r|rule", "a|action|status", "n|action|status") when taken, once per
+    chunk segment, not once per row.
     """
 
     def __init__(self) -> None:
-        #: (number of rules fired, the rules, the next action and its status
-        #: or None, then action and status of each recommendation) -> rows
-        self.patterns: dict[tuple[Any, ...], int] = {}
+        self.rules: dict[str, int] = {}
+        self.actions: dict[tuple[Any, Any], int] = {}
+        self.nexts: dict[tuple[Any, Any] | None, int] = {}
 
     def add(self, fired: Sequence[str], recs: Any) -> None:
         """Count one decision: the rules that fired, and its recommendations (any
-        sequence of mappings: an engine decision has a list of dicts)."""
-        pattern: list[Any] = [len(fired)]
-        pattern.extend(fired)
-        nxt = next_recommendation(recs)
-        pattern.append((nxt.get("action"), nxt.get("status")) if nxt is not None else None)
+        sequence of mappings)."""
+        self.count(list(fired), [r if type(r) is dict else dict(r) for r in recs])
+
+    def count(self, fired: list[str], recs: list[dict[str, Any]]) -> None:
+        """``add`` for an engine decision's lists, which the compiled build reads
+        without generic calls."""
+        rules = self.rules
+        for rule in fired:
+            rules[rule] = rules.get(rule, 0) + 1
+        actions = self.actions
         for rec in recs:
-            pattern.append(rec.get("action"))
-            pattern.append(rec.get("status"))
-        key = tuple(pattern)
-        self.patterns[key] = self.patterns.get(key, 0) + 1
+            pair = (rec.get("action"), rec.get("status"))
+            actions[pair] = actions.get(pair, 0) + 1
+        nxt = next_recommendation(recs)
+        key = (nxt.get("action"), nxt.get("status")) if nxt is not None else None
+        nexts = self.nexts
+        nexts[key] = nexts.get(key, 0) + 1
 
     def take(self) -> dict[str, int]:
         """The counters so far by name ("a|action|status", "r|rule", "n|..."), then start over."""
-        rules: dict[Any, int] = {}
-        actions: dict[tuple[Any, Any], int] = {}
-        nexts: dict[tuple[Any, Any] | None, int] = {}
-        for pattern, n in self.patterns.items():
-            start = 1 + int(pattern[0])
-            for rule in pattern[1:start]:
-                rules[rule] = rules.get(rule, 0) + n
-            following = pattern[start]
-            nexts[following] = nexts.get(following, 0) + n
-            for i in range(start + 1, len(pattern), 2):
-                pair = (pattern[i], pattern[i + 1])
-                actions[pair] = actions.get(pair, 0) + n
-        self.patterns = {}
         counts: dict[str, int] = {}
-        for (action, status), n in actions.items():
+        for (action, status), n in self.actions.items():
             counts[f"a|{action}|{status}"] = n
-        for rule, n in rules.items():
+        for rule, n in self.rules.items():
             counts[f"r|{rule}"] = n
-        for nxt, n in nexts.items():
+        for nxt, n in self.nexts.items():
             counts[f"n|{nxt[0]}|{nxt[1]}" if nxt is not None else "n|"] = n
+        self.rules, self.actions, self.nexts = {}, {}, {}
         return counts
 
 
@@ -218,7 +214,10 @@ def evaluate_items(
                 text = decision.to_line()  # the newline added without copying the line
             else:  # a stand-in evaluator's decision
                 text = decision.to_bytes() + b"\n"
-            tally.add(decision.fired, decision.view()["recommendations"])
+            if type(decision) is Decision:
+                tally.count(decision.fired, decision.view()["recommendations"])
+            else:
+                tally.add(decision.fired, decision.view()["recommendations"])
         except Exception as exc:  # a bug must cost one row, not the batch
             ends.append(end)
             ids.append(failed(index, facts, exc))
