@@ -19,6 +19,7 @@ import orjson
 
 from ._compiler import Caution, CompiledPolicy, CompiledRule, Recommend, SetFact
 from ._conditions import compare_moments, jsonable, trace
+from ._facts import read_fact
 
 __all__ = ["TRACE_MODES", "Listener", "recommendation", "run"]
 
@@ -30,7 +31,7 @@ def _present(v: Any) -> bool:
 
 
 def _status(rec: Recommend, facts: Mapping[str, Any], earliest: Any, latest: Any) -> str:
-    if rec.done_when is not None and _present(facts.get(rec.done_when)):
+    if rec.done_when is not None and _present(read_fact(facts, rec.done_when)):
         return "done"
     now = facts["as_of"]
     if earliest is not None and compare_moments(now, earliest) < 0:

@@ -22,7 +22,7 @@ from . import _calendar as cal
 from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
 from ._errors import Problem, did_you_mean
 from ._expr import CalendarDef, Compiled, Env, ExprError, compile_node, describe_error, parse
-from ._facts import ACTIONS, CHANNELS, FACTS
+from ._facts import ACTIONS, CHANNELS, FACTS, read_fact
 from ._yaml import Positions
 
 __all__ = [
@@ -645,7 +645,7 @@ def _set(
         return None
     key = table.key
     return _set_fact(
-        fact, lambda f: table.lookup(f.get(key)), frozenset({key}), f"{tname}[{key}]", ptr
+        fact, lambda f: table.lookup(read_fact(f, key)), frozenset({key}), f"{tname}[{key}]", ptr
     )
 
 
@@ -700,7 +700,7 @@ def _recommend(
                 )
                 ok = False
             else:
-                channel = lambda f: f.get(name)  # noqa: E731
+                channel = lambda f: read_fact(f, name)  # noqa: E731
                 reads.add(name)
         else:
             channel = lambda f: raw  # noqa: E731

