@@ -150,8 +150,7 @@ class _Memo:
     need not evaluate the same thing twice. The memo is bounded (two
     generations of ``MEMO_LIMIT`` entries), and switched off for good when
     most of its look-ups miss (keys made of timestamps), so it never costs
-    much. It
-    changes how fast a decision is made, never what it says; entries are
+    much. It changes how fast a decision is made, never what it says; entries are
     shared and never changed (decisions hand out copies). Threads may share
     a policy: a race can only compute a value twice, never store a wrong one.
     """

@@ -58,8 +58,8 @@ def elapsed(
         b = end.date() if isinstance(end, _DATETIME) else end
         return (b - a).days
     if unit == "weeks":
-        a = start.date() if isinstance(start, datetime) else start
-        b = end.date() if isinstance(end, datetime) else end
+        a = start.date() if isinstance(start, _DATETIME) else start
+        b = end.date() if isinstance(end, _DATETIME) else end
         return (b - a).days / 7
     if unit == "hours":
         return (as_datetime(end) - as_datetime(start)).total_seconds() / 3600
