@@ -427,26 +427,19 @@ def _suggestion(spec: FactSpec, value: Any) -> str | None:
 Located = Callable[[str], tuple[int, int] | None]
 
 
-class _Problems:
-    """The problems found in one set of facts, located in their file when it is known."""
-
-    __slots__ = ("file", "found", "locate")
-
-    def __init__(self, locate: Located | None, file: str | None) -> None:
-        self.locate = locate
-        self.file = file
-        self.found: list[Problem] = []
-
-    def add(
-        self,
-        code: str,
-        pointer: str,
-        message: str,
-        value: Any = None,
-        suggestion: str | None = None,
-    ) -> None:
-        pos = self.locate(pointer) if self.locate else None
-        self.found.append(Problem.at(pos, code, message, pointer, self.file, suggestion, value))
+def _problem(
+    problems: list[Problem],
+    locate: Located | None,
+    file: str | None,
+    code: str,
+    pointer: str,
+    message: str,
+    value: Any = None,
+    suggestion: str | None = None,
+) -> None:
+    """Add a problem with the facts, located in their file when it is known."""
+    pos = locate(pointer) if locate else None
+    problems.append(Problem.at(pos, code, message, pointer, file, suggestion, value))
 
 
 def normalize_facts(
@@ -473,14 +466,18 @@ def normalize_facts(
     Raises:
         FactsError: with one problem per bad field.
     """
-    problems = _Problems(locate, file)  # (not a closure: that would be made for every row)
+    # (_problem is not a closure here: one would be made for every row)
+    problems: list[Problem] = []
     if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check is slow
-        problems.add(
+        _problem(
+            problems,
+            locate,
+            file,
             "facts-not-mapping",
             "",
             f"facts must be a mapping of fact names to values, not {type(raw).__name__}",
         )
-        raise FactsError(problems.found)
+        raise FactsError(problems)
     out: dict[str, Any] = {}
     checkers = _CHECKERS
     for key, value in raw.items():
@@ -495,7 +492,10 @@ def normalize_facts(
         pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
         spec = FACTS.get(key) if isinstance(key, str) else None
         if spec is None:
-            problems.add(
+            _problem(
+                problems,
+                locate,
+                file,
                 "unknown-fact",
                 pointer,
                 f"'{key}' is not a known fact",
@@ -508,7 +508,10 @@ def normalize_facts(
         try:
             out[sys.intern(key)] = _check(spec, value)
         except _Bad:
-            problems.add(
+            _problem(
+                problems,
+                locate,
+                file,
                 "invalid-fact",
                 pointer,
                 f"{key} is {value!r}; expected {_allowed(spec)}",
@@ -516,16 +519,19 @@ def normalize_facts(
                 _suggestion(spec, value),
             )
     for name in _REQUIRED:
-        if name not in out and not any(p.pointer == f"/{name}" for p in problems.found):
-            problems.add(
+        if name not in out and not any(p.pointer == f"/{name}" for p in problems):
+            _problem(
+                problems,
+                locate,
+                file,
                 "missing-fact",
                 "",
                 f"the required fact '{name}' is missing",
                 None,
                 f"add {name}: 2026-03-02",
             )
-    if problems.found:
-        raise FactsError(problems.found)
+    if problems:
+        raise FactsError(problems)
 
     zone = _zone(out["timezone"]) if "timezone" in out else None
     for name, value in out.items():
