@@ -5,7 +5,8 @@ Prints in one run, for a deterministic cohort of --n applicants:
 * the I/O floor: read + parse + serialise the same rows with no rule
   evaluation (the batch machinery with a policy that echoes the facts), one process;
 * the engine alone on one core: decisions/s for trace none and fired
-  (evaluate + canonical JSON, facts already parsed);
+  (evaluate + canonical JSON, facts already parsed), the median of
+  --engine-repeat measurements each, and their range;
 * end to end `followup batch` with 1 and 2 workers: wall time, rows/s and
   peak RSS of the main process and of the largest worker.
 
@@ -20,6 +21,7 @@ import gc
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,37 +109,56 @@ def _mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:,.0f} MB" if path.exists() else "?"
 
 
-def engine_alone(source: Path, n: int, as_of: str) -> dict[str, float]:
+def engine_alone(source: Path, n: int, as_of: str, repeat: int) -> dict[str, list[float]]:
     """Decisions/s of ``evaluate`` + canonical JSON, as a batch worker runs them.
 
     The engine memoises rule outcomes by the facts they read, so every figure is
     taken on rows it has not seen: a warm-up set first (as a long run would have
-    had), then a different set of rows for each trace level. The collector runs
-    with the batch workers' settings.
+    had), then a different set of rows for each measurement. Each trace level is
+    measured ``repeat`` times, the levels taking turns, so that a slow spell of
+    the machine does not fall on one level only. The collector runs with the
+    batch workers' settings.
+
+    Returns:
+        For "none" and "fired", the decisions per second of each measurement, and
+        for "none_cpu" and "fired_cpu" the same per CPU second.
     """
     policy = load_policy("interview-follow-up")
-    with source.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for _, line in zip(range(3 * n), fh, strict=False)]
-    third = len(rows) // 3
-    warm, sets = rows[:third], {"none": rows[third : 2 * third], "fired": rows[2 * third :]}
     thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
-    try:
-        for trace in sets:  # each trace level has memos of its own
-            for facts in warm:
-                policy.evaluate(facts, as_of=as_of, trace=trace).to_bytes()
-        rates = {}
-        for trace, measured in sets.items():
-            start, cpu = time.perf_counter(), time.process_time()
-            for facts in measured:
-                policy.evaluate(facts, as_of=as_of, trace=trace).to_bytes()
-            rates[trace] = len(measured) / (time.perf_counter() - start)
-            rates[trace + "_cpu"] = len(measured) / (time.process_time() - cpu)
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+    rates: dict[str, list[float]] = {"none": [], "fired": [], "none_cpu": [], "fired_cpu": []}
+    with source.open(encoding="utf-8") as fh:
+
+        def next_rows() -> list[Any]:
+            return [json.loads(line) for _, line in zip(range(n), fh, strict=False)]
+
+        warm = next_rows()
+        gc.freeze()
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
+        try:
+            for trace in ("none", "fired"):  # each trace level has memos of its own
+                for facts in warm:
+                    policy.evaluate(facts, as_of=as_of, trace=trace).to_bytes()
+            del warm
+            for _ in range(repeat):
+                for trace in ("none", "fired"):
+                    measured = next_rows()
+                    start, cpu = time.perf_counter(), time.process_time()
+                    for facts in measured:
+                        policy.evaluate(facts, as_of=as_of, trace=trace).to_bytes()
+                    rates[trace].append(len(measured) / (time.perf_counter() - start))
+                    rates[trace + "_cpu"].append(len(measured) / (time.process_time() - cpu))
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
     return rates
+
+
+def _spread(values: list[float]) -> str:
+    """The median of some rates, and their range when there are several."""
+    text = f"{statistics.median(values):,.0f}/s"
+    if len(values) > 1:
+        text += f" ({min(values):,.0f}-{max(values):,.0f})"
+    return text
 
 
 def end_to_end(source: Path, out: Path, workers: int, as_of: str) -> dict[str, Any]:
@@ -169,7 +190,13 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="applicants in the cohort")
     parser.add_argument(
-        "--engine-n", type=int, default=20_000, help="rows for the engine-alone figures"
+        "--engine-n", type=int, default=20_000, help="rows for each engine-alone measurement"
+    )
+    parser.add_argument(
+        "--engine-repeat",
+        type=int,
+        default=3,
+        help="engine-alone measurements per trace level, each on rows not seen before",
     )
     parser.add_argument(
         "--dir", help="work folder (default: a temporary one); the cohort is kept there"
@@ -200,13 +227,14 @@ def main() -> None:
         f"  (CPU {cpu:.2f}s; output {_mb(work / 'floor.jsonl')}: the facts, not decisions)",
         flush=True,
     )
-    n = min(args.engine_n, args.n // 3)
-    rates = engine_alone(source, n, as_of)
+    repeat = max(1, args.engine_repeat)
+    n = min(args.engine_n, args.n // (1 + 2 * repeat))
+    rates = engine_alone(source, n, as_of, repeat)
     print(
-        f"engine alone (evaluate + JSON), 1 core, {n:,} unseen rows each after {n:,} to warm up: "
-        f"trace none {rates['none']:,.0f}/s, "
-        f"trace fired {rates['fired']:,.0f}/s (per CPU second: {rates['none_cpu']:,.0f}/s, "
-        f"{rates['fired_cpu']:,.0f}/s)",
+        f"engine alone (evaluate + JSON), 1 core, median of {repeat} x {n:,} unseen rows "
+        f"after {n:,} to warm up (range): trace none {_spread(rates['none'])}, "
+        f"trace fired {_spread(rates['fired'])}; per CPU second: trace none "
+        f"{_spread(rates['none_cpu'])}, trace fired {_spread(rates['fired_cpu'])}",
         flush=True,
     )
     for workers in [int(w) for w in args.workers.split(",")]:
