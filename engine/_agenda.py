@@ -84,9 +84,9 @@ def _blank_recommendation(action: Recommend, rule: CompiledRule) -> dict[str, An
 
 
 # Trace entries that depend only on the rule (and the text of its failing
-# condition) are built once and shared between decisions. Decisions hand out
-# copies (``Decision.to_dict``), so nothing can change a shared entry.
-@functools.lru_cache(maxsize=4096)
+# condition) are built once per rule and trace mode (``_Constants``) and shared
+# between decisions. Decisions hand out copies (``Decision.to_dict``), so
+# nothing can change a shared entry.
 def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any]:
     return {"rule": rule, "reason": reason, "failed_condition": failed, "conditions": []}
 
@@ -96,7 +96,6 @@ def _constant_entry(rule: str, reason: str, failed: str | None) -> dict[str, Any
 # them again for every applicant took about 5% of a decision's instructions.
 # Only the decision's bytes show them (``Decision.to_bytes`` and what is made
 # from it).
-@functools.lru_cache(maxsize=4096)
 def _constant_json(rule: str, reason: str, failed: str | None) -> orjson.Fragment:
     return _fragment(_constant_entry(rule, reason, failed))
 
@@ -108,7 +107,6 @@ def _fragment(value: Any) -> orjson.Fragment:
     return orjson.Fragment(bytes(memoryview(orjson.dumps(value))))
 
 
-@functools.lru_cache(maxsize=4096)
 def _constant_fired(rule: str) -> dict[str, Any]:
     return {"rule": rule, "conditions": []}
 

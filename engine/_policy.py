@@ -129,7 +129,7 @@ class Policy:
                 from . import _durable
 
                 body = _durable.program_for(self).run(normal, trace)
-                fired = [entry["rule"] for entry in body["trace"]["fired"]]
+                fired = None  # its trace entries are dicts: Decision reads the ids from them
             else:
                 body, fired = run(self.compiled, normal, trace)
         except OverflowError as exc:
