@@ -210,8 +210,16 @@ class PartFile:
         self.size = resume_at or 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.size += len(data)
+
+    def advance(self, size: int) -> None:
+        """Count ``size`` bytes written after the end by another process (a worker)."""
+        self.size += size
+        self._fh.seek(self.size)
 
     def flush(self) -> None:
         self._fh.flush()
@@ -220,15 +228,22 @@ class PartFile:
         return self._fh.fileno()
 
     def commit(self) -> None:
-        """Make the file durable and give it its final name."""
+        """Make the file durable and give it its final name.
+
+        Whatever lies past ``size`` (written by workers for chunks that a run
+        stopped by ``--max-errors`` did not take) is cut off first.
+        """
         self._fh.flush()
+        self._fh.truncate(self.size)
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.replace(self.part, self.path)
 
     def close(self) -> None:
-        """Close, keeping the ``.part`` file for a later resume."""
+        """Close, keeping the ``.part`` file for a later resume: ``size`` bytes."""
         if not self._fh.closed:
+            self._fh.flush()
+            self._fh.truncate(self.size)
             self._fh.close()
 
     def discard(self) -> None:

@@ -8,8 +8,16 @@ its own; only the main thread reads results, each result in a few large reads,
 and a sender thread per worker feeds its task pipe so the main thread never
 blocks on a busy worker (a worker that is sending a result cannot read its
 next task).
-A result's output bytes are not pickled: they follow its (small) pickled
-header raw on the pipe and are read straight into one buffer.
+
+When the output is a file, each worker writes its chunks' bytes into it
+itself, at the offset the main process sends it once the sizes of all the
+chunks before are known. The main process then takes in only each chunk's
+counters, errors and ids: it used to spend about half its time on the output
+(reading it from the pipes and writing it to the file), and the main process
+is the one part of a run that does not grow with the workers. A worker
+acknowledges each write; a chunk counts as done (and a checkpoint may include
+it) only then. For a stream, a result's output bytes follow its (small)
+pickled header raw on the pipe and are read straight into one buffer.
 
 A chunk goes to the worker with the fewest chunks outstanding; each worker
 evaluates its chunks in the order given, and results are taken in the order
@@ -29,14 +37,15 @@ import signal
 import threading
 from collections import deque
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._errors import FollowupError
+from ._checkpoint import OutputError
 from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
 from ._readers import RawChunk
 from ._worker import ChunkResult, evaluate_chunk
 
-__all__ = ["PoolExecutor", "WorkerDied", "init_worker"]
+__all__ = ["OutputSpot", "PoolExecutor", "WorkerDied", "init_worker"]
 
 # A pipe this large takes a chunk's result in a few reads instead of one per
 # 64 KiB, and holds the chunks queued for a worker (Linux; 1 MiB is the
@@ -142,10 +151,36 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+class OutputSpot(NamedTuple):
+    """Where workers write the output themselves.
+
+    Attributes:
+        path: the file they write into (it exists; they never create or truncate it).
+        offset: where the first chunk's bytes go.
+        name: the output as the user named it, for messages.
+    """
+
+    path: str
+    offset: int
+    name: str
+
+
+# The kinds of message a worker sends back.
+_RESULT = 0  # (kind, ok, result or exception, bytes following on the pipe)
+_WRITTEN = 1  # (kind, ok, None or the OSError, 0): the oldest chunk held was written
+
+
 def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _write_at(fd: int, data: bytes | bytearray, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def _read_exactly(fd: int, size: int) -> bytearray:
@@ -159,7 +194,61 @@ def _read_exactly(fd: int, size: int) -> bytearray:
     return buffer
 
 
-def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: list[Any]) -> None:
+class _Writer:
+    """A worker's thread that writes the chunks it holds where the main process says.
+
+    The chunks are held in evaluation order, and the main process places a
+    worker's chunks in that order, so each offset received is for the oldest
+    chunk held. ``os.pwrite`` lets go of the interpreter lock: the worker goes
+    on evaluating while the thread writes.
+    """
+
+    def __init__(self, path: str, orders: Connection, results: Connection) -> None:
+        self.path = path
+        self.orders = orders
+        self.results = results
+        self.held: deque[bytes | bytearray] = deque()
+        self.lock = threading.Lock()  # one message at a time on the result pipe
+        self.thread = threading.Thread(target=self._work, name="batch-writer", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        fd = -1
+        try:
+            while True:
+                try:
+                    offset = self.orders.recv()
+                except (EOFError, OSError):
+                    return
+                if offset is None:
+                    return
+                reply: tuple[int, bool, BaseException | None, int] = (_WRITTEN, True, None, 0)
+                try:
+                    data = self.held.popleft()
+                    if fd < 0:
+                        fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+                    _write_at(fd, data, offset)
+                except Exception as exc:  # reported, never a main process waiting for ever
+                    reply = (_WRITTEN, False, _portable(exc), 0)
+                data = b""
+                try:
+                    with self.lock:
+                        self.results.send(reply)
+                except OSError:  # the main process is gone
+                    return
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _serve(
+    job: BatchJob,
+    tasks: Connection,
+    results: Connection,
+    orders: Connection | None,
+    spot: OutputSpot | None,
+    inherited: list[Any],
+) -> None:
     """A worker's loop: evaluate each chunk received, send back its result."""
     for conn in inherited:  # the main process's ends: so EOF means the main process is gone
         conn.close()
@@ -168,6 +257,8 @@ def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: lis
         init_worker(job)
     except Exception as exc:  # reported with the first chunk, like any failure
         failed = exc
+    writer = _Writer(spot.path, orders, results) if spot is not None and orders else None
+    lock = writer.lock if writer is not None else contextlib.nullcontext()
     while True:
         try:
             task = tasks.recv()
@@ -176,19 +267,26 @@ def _serve(job: BatchJob, tasks: Connection, results: Connection, inherited: lis
         if task is None:
             return
         task_job, chunk = task
-        reply: tuple[bool, Any, int]
+        reply: tuple[int, bool, Any, int]
         data: bytes | bytearray = b""
         try:
             if failed is not None:
                 raise failed
             result = evaluate_chunk(task_job, chunk)
             data, result.data = result.data, b""
-            reply = (True, result, len(data))
+            if writer is not None:
+                result.held = len(data)
+                if data:  # before the main process can hear of it and place it
+                    writer.held.append(data)
+                data = b""
+            reply = (_RESULT, True, result, len(data))
         except Exception as exc:
-            reply = (False, _portable(exc), 0)
+            reply = (_RESULT, False, _portable(exc), 0)
         try:
-            results.send(reply)
-            _write_all(results.fileno(), data)
+            with lock:
+                results.send(reply)
+                if data:
+                    _write_all(results.fileno(), data)
         except OSError:  # the main process is gone
             return
 
@@ -202,18 +300,36 @@ def _rows_of(chunk: RawChunk) -> tuple[int, int]:
 
 
 class _Pending:
-    __slots__ = ("_executor", "_ok", "_value", "done", "rows", "worker")
+    """One chunk sent to a worker: done when its result has come and, if the
+    worker holds its bytes, once they are written."""
+
+    __slots__ = ("_executor", "_ok", "_value", "arrived", "done", "rows", "worker")
 
     def __init__(self, executor: PoolExecutor, worker: _Worker, rows: tuple[int, int]) -> None:
         self._executor = executor
         self.worker = worker
         self.rows = rows  # first and last row of the chunk, to name it if the worker dies
-        self.done = False
+        self.arrived = False  # its result has come
+        self.done = False  # ... and its bytes are where they belong
         self._ok = True
         self._value: Any = None
 
     def set(self, ok: bool, value: Any) -> None:
-        self._ok, self._value, self.done = ok, value, True
+        self._ok, self._value, self.arrived = ok, value, True
+
+    def fail(self, error: BaseException) -> None:
+        self._ok, self._value = False, error
+
+    def place(self, offset: int) -> None:
+        self._value.placed_at = offset
+
+    @property
+    def held(self) -> int:
+        """How many bytes of output the worker holds for this chunk."""
+        if not self._ok or self._value is None:
+            return 0
+        held: int = self._value.held
+        return held
 
     def result(self) -> ChunkResult:
         if not self.done:
@@ -233,26 +349,43 @@ class _Worker:
 
     Each worker has its own sender thread: sending a chunk blocks until the
     worker has read most of it (a chunk is larger than a pipe), which it does
-    only between chunks, and that wait must hold up no other worker.
+    only between chunks, and that wait must hold up no other worker. Offsets
+    to write at go on a pipe of their own, read by the worker's writer thread
+    at once, not after the chunks queued before them.
     """
 
-    def __init__(self, ctx: Any, job: BatchJob, inherited: list[Any], wide: bool) -> None:
+    def __init__(
+        self, ctx: Any, job: BatchJob, inherited: list[Any], wide: bool, spot: OutputSpot | None
+    ) -> None:
         task_reader, self.tasks = ctx.Pipe(duplex=False)
         self.results, result_writer = ctx.Pipe(duplex=False)
+        order_reader: Connection | None = None
+        self.orders: Connection | None = None
+        if spot is not None:
+            order_reader, self.orders = ctx.Pipe(duplex=False)
         if wide:
             _widen(self.tasks)
             _widen(result_writer)
+        mine = [self.tasks, self.results, *([self.orders] if self.orders else [])]
         self.process = ctx.Process(
             target=_serve,
-            args=(job, task_reader, result_writer, [*inherited, self.tasks, self.results]),
+            args=(job, task_reader, result_writer, order_reader, spot, [*inherited, *mine]),
             daemon=True,
         )
         self.process.start()
         task_reader.close()
         result_writer.close()
+        if order_reader is not None:
+            order_reader.close()
+        self.ends = mine  # what a later worker must close
         self.outstanding: deque[_Pending] = deque()  # sent, result not yet received
+        self.unwritten: deque[_Pending] = deque()  # placed, not yet written
         self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.sender: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.outstanding or self.unwritten)
 
     def start_sending(self) -> None:
         """Start the sender thread (after every process is forked: never fork with threads)."""
@@ -267,19 +400,33 @@ class _Worker:
             with contextlib.suppress(OSError, ValueError):
                 self.tasks.send(task)
 
+    def close(self) -> None:
+        for conn in self.ends:
+            conn.close()
+
 
 class PoolExecutor:
-    """Evaluates chunks in ``workers`` processes, each compiling the policy once."""
+    """Evaluates chunks in ``workers`` processes, each compiling the policy once.
 
-    def __init__(self, workers: int, job: BatchJob) -> None:
+    Args:
+        workers: how many processes.
+        job: what each compiles and evaluates.
+        output: where the workers write the output themselves (a file);
+            None sends every chunk's bytes back to the main process.
+    """
+
+    def __init__(self, workers: int, job: BatchJob, output: OutputSpot | None = None) -> None:
         self.window = workers * 3
+        self.output = output
+        self._offset = output.offset if output is not None else 0
+        self._unplaced: deque[_Pending] = deque()  # submitted, not yet placed, in order
         ctx = multiprocessing.get_context()
         self._workers: list[_Worker] = []
         ends: list[Any] = []
         try:
             for _ in range(workers):
-                worker = _Worker(ctx, job, ends, workers <= _WIDE_PIPES_UP_TO)
-                ends += [worker.tasks, worker.results]
+                worker = _Worker(ctx, job, ends, workers <= _WIDE_PIPES_UP_TO, output)
+                ends += worker.ends
                 self._workers.append(worker)
         except BaseException:
             self.shutdown(cancel=True)
@@ -296,13 +443,15 @@ class PoolExecutor:
         worker = min(self._workers, key=lambda w: len(w.outstanding))
         pending = _Pending(self, worker, _rows_of(chunk))
         worker.outstanding.append(pending)
+        if self.output is not None:
+            self._unplaced.append(pending)
         worker.outbox.put((job, chunk))
         return pending
 
     def _collect(self, wanted: _Pending) -> None:
         """Receive results as workers send them until ``wanted``'s has come."""
         while not wanted.done:
-            busy = {w.results: w for w in self._workers if w.outstanding}
+            busy = {w.results: w for w in self._workers if w.busy}
             ready = wait([*busy, *(w.process.sentinel for w in busy.values())])
             for worker in busy.values():
                 if worker.results in ready or worker.process.sentinel in ready:
@@ -310,15 +459,45 @@ class PoolExecutor:
 
     def _receive(self, worker: _Worker) -> None:
         try:
-            ok, value, size = worker.results.recv()
+            kind, ok, value, size = worker.results.recv()
             if size:
                 value.data = _read_exactly(worker.results.fileno(), size)
         except (EOFError, OSError) as exc:
             worker.process.join(1)  # its pipe is closed: it has ended, or is about to
+            owed = worker.outstanding or worker.unwritten
             raise WorkerDied(
-                worker.process.pid, worker.process.exitcode, worker.outstanding[0].rows
+                worker.process.pid, worker.process.exitcode, owed[0].rows if owed else None
             ) from exc
-        worker.outstanding.popleft().set(ok, value)
+        if kind == _WRITTEN:
+            pending = worker.unwritten.popleft()
+            if not ok:
+                assert self.output is not None
+                reason = getattr(value, "strerror", None) or value
+                pending.fail(OutputError(f"cannot write {self.output.name}: {reason}"))
+            pending.done = True
+            return
+        pending = worker.outstanding.popleft()
+        pending.set(ok, value)
+        if self.output is None:
+            pending.done = True
+        else:
+            self._place()
+
+    def _place(self) -> None:
+        """Give each chunk whose result has come its offset, in the order submitted."""
+        unplaced = self._unplaced
+        while unplaced and unplaced[0].arrived:
+            pending = unplaced.popleft()
+            size = pending.held
+            if not size:  # failed, or no row decided: the worker holds nothing
+                pending.done = True
+                continue
+            pending.worker.unwritten.append(pending)
+            pending.place(self._offset)
+            with contextlib.suppress(OSError):  # a worker that died is found out when due
+                assert pending.worker.orders is not None
+                pending.worker.orders.send(self._offset)
+            self._offset += size
 
     def shutdown(self, cancel: bool) -> None:
         for worker in self._workers:
@@ -332,5 +511,4 @@ class PoolExecutor:
             if worker.sender is not None:
                 worker.sender.join(5 if cancel else None)
             worker.process.join()
-            worker.tasks.close()
-            worker.results.close()
+            worker.close()

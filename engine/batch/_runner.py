@@ -33,7 +33,7 @@ from ._checkpoint import (
     remove_quietly,
 )
 from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
-from ._pool import PoolExecutor, WorkerDied
+from ._pool import OutputSpot, PoolExecutor, WorkerDied
 from ._readers import InputSpec, RawChunk, UnreadableInput, read_chunks
 from ._worker import ChunkResult, decode_id, evaluate_chunk
 from ._writers import csv_header
@@ -323,11 +323,17 @@ class _Run:
             self.stopped = (
                 f"stopped after {self.max_errors} errors (--max-errors) at row {self.rows + count}"
             )
-        out = result.prefix(count)
-        if self.output is not None:
-            self.output.write(out)
+        if result.placed_at is not None:  # written in the output file by a worker
+            if self.output is None or result.placed_at != self.output.size:
+                raise RuntimeError(
+                    f"rows {self.rows + 1}-{self.rows + count} were written at byte "
+                    f"{result.placed_at} of the output, not at its end"
+                )
+            self.output.advance(result.size(count))
+        elif self.output is not None:
+            self.output.write(result.prefix(count))
         elif self.stream is not None:
-            self.stream.write(out)
+            self.stream.write(result.prefix(count))
         if errors:
             text = "".join(line for _, line, _ in errors)
             if self.errors_file is not None:
@@ -551,7 +557,7 @@ def _run(
             saver.submit(checkpoint)
 
     if executor is None:
-        executor = InlineExecutor() if options.workers <= 1 else PoolExecutor(options.workers, job)
+        executor = _executor(options.workers, job, out_file)
     total = source.size()
     cancel = True
     pending: deque[tuple[Pending, int]] = deque()
@@ -639,6 +645,16 @@ def _run(
         policy={"name": policy.name, "version": policy.version, "sha256": policy.sha256},
         peak_rss_mb=_peak_rss_mb(),
     )
+
+
+def _executor(workers: int, job: BatchJob, out_file: PartFile | None) -> Executor:
+    if workers <= 1:
+        return InlineExecutor()
+    spot = None
+    if out_file is not None:  # the workers write the output themselves, after what is there
+        out_file.flush()
+        spot = OutputSpot(out_file.part, out_file.size, out_file.path)
+    return PoolExecutor(workers, job, spot)
 
 
 def _open_ids(output: str, resume_at: int | None) -> IO[bytes]:

@@ -60,6 +60,9 @@ class ChunkResult:
             before failed row k (and after failed row k-1), the last one those
             after the last failed row. A run stopped by ``--max-errors`` right
             after failed row k thus adds exactly segments 0..k.
+        held: when a worker writes the output itself (``data`` is then empty),
+            the length of the chunk's output, which the worker holds.
+        placed_at: the offset in the output file where the worker writes it.
     """
 
     first_row: int
@@ -68,6 +71,8 @@ class ChunkResult:
     errors: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
     id_lines: bytes = b""
     counters: list[dict[str, int]] = field(default_factory=list)
+    held: int = 0
+    placed_at: int | None = None
 
     @property
     def count(self) -> int:
@@ -80,7 +85,11 @@ class ChunkResult:
 
     def prefix(self, count: int) -> memoryview:
         """The output of the first ``count`` rows (not copied)."""
-        return memoryview(self.data)[: self.ends[count - 1] if count else 0]
+        return memoryview(self.data)[: self.size(count)]
+
+    def size(self, count: int) -> int:
+        """The length of the first ``count`` rows' output."""
+        return self.ends[count - 1] if count else 0
 
     def line(self, index: int) -> str:
         """Row ``index``'s output line ("" for a failed row)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import multiprocessing
 import os
 from collections import Counter
 from dataclasses import replace
@@ -23,16 +25,19 @@ from followup.engine.batch import (
     BatchJob,
     BatchOptions,
     InputSpec,
+    OutputError,
     PolicyRef,
     PoolExecutor,
     RawChunk,
     WorkerDied,
+    _pool,
     _runner,
     decode_row,
     evaluate_chunk,
     read_chunks,
     run_batch,
 )
+from followup.engine.batch._pool import OutputSpot
 from followup.engine.batch._runner import _Run
 from followup.engine.batch._worker import ChunkResult, decode_id
 from followup.engine.batch._writers import next_recommendation
@@ -390,6 +395,92 @@ def test_worker_results_are_the_inline_results(tmp_path: Path) -> None:
             want.id_lines,
             want.counters,
         )
+
+
+def test_workers_write_a_file_output_themselves_in_order(tmp_path: Path) -> None:
+    """Given a file, workers write each chunk at the end of the chunks before it;
+    the main process gets the rest of the result, not the bytes."""
+    job = BatchJob(PolicyRef(), "fired", AS_OF, "jsonl")
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(_mixed_lines(90, seed=7)))
+    chunks = list(read_chunks(InputSpec(str(source), "jsonl"), 13))
+    target = tmp_path / "out.jsonl.part"
+    target.write_bytes(b"HEAD\n")  # e.g. a CSV header, or the rows before a resume
+    executor = PoolExecutor(3, job, OutputSpot(str(target), 5, "out.jsonl"))
+    try:
+        remote = [handle.result() for handle in [executor.submit(job, c) for c in chunks]]
+    finally:
+        executor.shutdown(cancel=False)
+    local = [evaluate_chunk(job, chunk) for chunk in chunks]
+    offset = 5
+    for got, want in zip(remote, local, strict=True):
+        assert (got.data, got.held, got.placed_at) == (b"", len(want.data), offset)
+        assert (got.ends, got.errors, got.id_lines, got.counters) == (
+            want.ends,
+            want.errors,
+            want.id_lines,
+            want.counters,
+        )
+        offset += len(want.data)
+    assert target.read_bytes() == b"HEAD\n" + b"".join(bytes(want.data) for want in local)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_run_stopped_by_max_errors_writes_what_one_worker_writes(
+    workers: int, tmp_path: Path
+) -> None:
+    """Workers write chunks past the one where the run stops; none of it may stay."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(_mixed_lines(300, seed=9)))
+    job = BatchJob(PolicyRef(), "fired", AS_OF, "jsonl")
+    got = {}
+    for count in (1, workers):
+        out, errors = tmp_path / f"out-{count}.jsonl", tmp_path / f"errors-{count}.jsonl"
+        result = run_batch(
+            InputSpec(str(source), "jsonl"),
+            job,
+            output=str(out),
+            errors=str(errors),
+            options=BatchOptions(workers=count, chunk_size=7, max_errors=20),
+        )
+        assert result.errors == 20 and result.read < 200
+        got[count] = (out.read_bytes(), errors.read_bytes(), result.read, result.decided)
+    assert got[workers] == got[1]
+    assert got[1][0].count(b"\n") == got[1][3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            "in.jsonl",
+            "out-1.jsonl",
+            "errors-1.jsonl",
+            f"out-{workers}.jsonl",
+            f"errors-{workers}.jsonl",
+        ]
+    )
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the failure is patched in before fork"
+)
+def test_a_worker_that_cannot_write_the_output_fails_the_run_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, data: Any, offset: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_pool, "_write_at", disk_full)  # in the workers forked below
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(_mixed_lines(60, seed=3)))
+    out = tmp_path / "out.jsonl"
+    job = BatchJob(PolicyRef(), "none", AS_OF, "jsonl")
+    with pytest.raises(OutputError) as info:
+        run_batch(
+            InputSpec(str(source), "jsonl"),
+            job,
+            output=str(out),
+            options=BatchOptions(workers=2, chunk_size=10),
+        )
+    assert str(info.value) == f"cannot write {out}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
 # --- the collector: evaluation makes no reference cycles ---------------------------------

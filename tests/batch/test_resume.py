@@ -230,7 +230,7 @@ class _InterruptAfter:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(("output_format", "workers"), [("csv", 1), ("jsonl", 2)])
+@pytest.mark.parametrize(("output_format", "workers"), [("csv", 1), ("jsonl", 2), ("csv", 2)])
 def test_interrupt_and_resume_in_process(output_format: str, workers: int, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     rows = cohort(400, seed=9)
