@@ -173,7 +173,7 @@ def evaluate_items(
     failed: Failed,
     ends: list[int],
     counters: list[dict[str, int]],
-) -> tuple[bytes, bytes]:
+) -> tuple[list[bytes], bytes]:
     """Decode, evaluate and render every row of a chunk, in order.
 
     Args:
@@ -188,7 +188,8 @@ def evaluate_items(
             row and one after the last (see ``ChunkResult.counters``).
 
     Returns:
-        The output lines (UTF-8), and the ids-file lines (UTF-8).
+        The output lines (UTF-8, each with its newline; none for a failed
+        row), and the ids-file lines (UTF-8).
     """
     out: list[bytes] = []
     ids: list[str] = []
@@ -228,4 +229,4 @@ def evaluate_items(
         ends.append(end)
         ids.append(encode_id(decision.applicant_id))
     counters.append(tally.take())
-    return b"".join(out), "".join(ids).encode("utf-8", "surrogateescape")
+    return out, "".join(ids).encode("utf-8", "surrogateescape")

@@ -22,7 +22,7 @@ from ._job import BatchJob, load_evaluator
 from ._readers import InputSpec, RawChunk, read_chunks
 from ._writers import csv_row
 
-__all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk"]
+__all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk", "evaluate_lines"]
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -305,6 +305,17 @@ def _items(chunk: RawChunk) -> list[Any]:
 
 def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
     """Decode, evaluate and render every row of ``chunk``."""
+    result, lines = evaluate_lines(job, chunk)
+    result.data = b"".join(lines)
+    return result
+
+
+def evaluate_lines(job: BatchJob, chunk: RawChunk) -> tuple[ChunkResult, list[bytes]]:
+    """``evaluate_chunk``, with the output as its lines (``data`` left empty).
+
+    A worker that writes the output itself hands the lines to one
+    ``os.pwritev`` instead of joining them first.
+    """
     result = ChunkResult(chunk.first_row)
     kind, header = chunk.kind, chunk.header
     items = _items(chunk)
@@ -330,7 +341,7 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
         )
         return encode_id(applicant_id)
 
-    result.data, result.id_lines = evaluate_items(
+    lines, result.id_lines = evaluate_items(
         load_evaluator(job.policy).evaluate,
         kind,
         items,
@@ -343,7 +354,7 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
         result.ends,
         result.counters,
     )
-    return result
+    return result, lines
 
 
 def iter_facts(spec: InputSpec, chunk_size: int = 1000) -> Iterator[tuple[int, dict[str, Any]]]:

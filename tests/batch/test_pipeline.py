@@ -425,6 +425,37 @@ def test_workers_write_a_file_output_themselves_in_order(tmp_path: Path) -> None
     assert target.read_bytes() == b"HEAD\n" + b"".join(bytes(want.data) for want in local)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=1, max_size=9), max_size=60),
+    st.integers(1, 20),
+    st.integers(0, 5),
+)
+def test_lines_are_written_whole_in_order_however_short_each_write(
+    lines: list[bytes], most: int, offset: int
+) -> None:
+    """``os.pwritev`` may write less than it was given, and takes a limited
+    number of buffers at a time: ``_write_at`` goes on until every byte is in."""
+    calls: list[int] = []
+    out = bytearray(b"." * offset)
+
+    def short_pwritev(fd: int, buffers: list[Any], at: int) -> int:
+        assert len(buffers) <= 4 and at == len(out)
+        assert len(out) < offset + sum(map(len, lines))  # never more than asked
+        calls.append(len(buffers))
+        data = b"".join(bytes(b) for b in buffers)[:most]
+        out.extend(data)
+        return len(data)
+
+    with (
+        mock.patch.object(_pool.os, "pwritev", short_pwritev),
+        mock.patch.object(_pool, "_IOV_MAX", 4),
+    ):
+        _pool._write_at(-1, lines, offset)
+    assert bytes(out) == b"." * offset + b"".join(lines)
+    assert len(calls) >= -(-len(lines) // 4)
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_a_run_stopped_by_max_errors_writes_what_one_worker_writes(
     workers: int, tmp_path: Path
