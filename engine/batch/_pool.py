@@ -169,7 +169,7 @@ class OutputSpot(NamedTuple):
 
 # The kinds of message a worker sends back.
 _RESULT = 0  # (kind, ok, result or exception, bytes following on the pipe)
-_WRITTEN = 1  # (kind, ok, None or the OSError, 0): the oldest chunk held was written
+_WRITTEN = 1  # (kind, ok, None or why not, 0): the oldest chunk held was written
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:

@@ -313,8 +313,8 @@ def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
 def evaluate_lines(job: BatchJob, chunk: RawChunk) -> tuple[ChunkResult, list[bytes]]:
     """``evaluate_chunk``, with the output as its lines (``data`` left empty).
 
-    A worker that writes the output itself hands the lines to one
-    ``os.pwritev`` instead of joining them first.
+    A worker that writes the output itself hands the lines to ``os.pwritev``
+    instead of joining them first.
     """
     result = ChunkResult(chunk.first_row)
     kind, header = chunk.kind, chunk.header
