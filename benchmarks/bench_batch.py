@@ -180,6 +180,7 @@ def end_to_end(source: Path, out: Path, workers: int, as_of: str) -> dict[str, A
         "cpu": cpu,
         "read": report["read"],
         "rss": report["timing"]["peak_rss_mb"],
+        "split": report["timing"]["cpu_seconds"],
         "stderr": proc.stderr.strip(),
     }
 
@@ -239,10 +240,11 @@ def main() -> None:
     )
     for workers in [int(w) for w in args.workers.split(",")]:
         run = end_to_end(source, work / f"out-{workers}.jsonl", workers, as_of)
-        rss = run["rss"]
+        rss, split = run["rss"], run["split"]
         print(
             f"end to end, {workers} worker{'s' if workers > 1 else ''}: {run['wall']:.2f}s "
-            f"(CPU {run['cpu']:.1f}s)  {_rate(run['read'], run['wall'])}  "
+            f"(CPU {run['cpu']:.1f}s; in the run: main process {split['main']:.1f}s, "
+            f"workers {split['workers']:.1f}s)  {_rate(run['read'], run['wall'])}  "
             f"({run['wall'] / seconds:.1f}x the I/O floor)  peak RSS main {rss['main']:.0f} MB, "
             f"largest worker {rss['largest_worker']:.0f} MB  output {_mb(work / f'out-{workers}.jsonl')}"
             f"  [{run['stderr']}]",

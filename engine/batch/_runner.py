@@ -130,6 +130,7 @@ class BatchResult:
     as_of: str = ""
     policy: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float | None] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts per action and status, per rule, per error code, and timing."""
@@ -179,6 +180,7 @@ class BatchResult:
                 "resumed_at_row": self.resumed_at,
                 "workers": self.workers,
                 "peak_rss_mb": self.peak_rss_mb,
+                "cpu_seconds": self.cpu_seconds,
             },
         }
 
@@ -379,6 +381,23 @@ class _Run:
         return {maybe[self.order[found[0] - 1]]: found for found in repeated}
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) so far of this process and of its reaped children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _cpu_since(start: tuple[float, float], *, local: bool) -> dict[str, float | None]:
+    """This run's CPU seconds: the main process, and the worker processes it
+    started (None when the chunks were evaluated elsewhere, e.g. on Dask)."""
+    now = _cpu_seconds()
+    return {
+        "main": round(now[0] - start[0], 2),
+        "workers": round(now[1] - start[1], 2) if local else None,
+    }
+
+
 def _peak_rss_mb() -> dict[str, float]:
     # ru_maxrss is in KiB on Linux; the children's figure is the largest reaped worker.
     main = _own_peak_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -459,11 +478,14 @@ def run_batch(
     """
     options = options or BatchOptions()
     started = time.monotonic()
+    cpu_at_start = _cpu_seconds()
     load_evaluator(job.policy)
     with _frozen_heap():
-        return _run(
+        result = _run(
             source, job, output, stream, errors, on_error, options, progress, executor, started
         )
+    result.cpu_seconds = _cpu_since(cpu_at_start, local=executor is None)
+    return result
 
 
 def _run(

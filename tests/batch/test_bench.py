@@ -45,6 +45,7 @@ def test_the_benchmark_prints_every_figure(tmp_path: Path) -> None:
         "trace fired",
         "end to end, 1 worker",
         "end to end, 2 workers",
+        "main process",
         "peak RSS",
     ):
         assert figure in proc.stdout

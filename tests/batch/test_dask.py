@@ -102,10 +102,15 @@ def test_batch_on_a_dask_scheduler_equals_the_local_batch(
             "--chunk-size",
             "23",
             "-q",
+            "--summary",
+            str(tmp_path / "summary.json"),
         ],
     )
     assert result.exit_code == 1, result.output
     assert out.read_text(encoding="utf-8").splitlines() == local
+    # the workers' CPU is spent on the cluster, where this process cannot see it
+    cpu = json.loads((tmp_path / "summary.json").read_text())["timing"]["cpu_seconds"]
+    assert cpu["workers"] is None and cpu["main"] > 0
 
 
 def test_partitions_can_be_written_as_parquet(

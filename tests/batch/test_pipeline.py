@@ -543,6 +543,33 @@ def test_evaluating_rows_leaves_no_reference_cycles() -> None:
     assert unreachable == 0
 
 
+def test_the_summary_gives_this_run_cpu_in_the_main_process_and_in_its_workers(
+    tmp_path: Path,
+) -> None:
+    import resource
+
+    def spent() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return me.ru_utime + me.ru_stime
+
+    while spent() < 1.0:  # CPU this process spent before the runs is not theirs
+        sum(range(100_000))
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(_mixed_lines(40, seed=5)))
+    job = BatchJob(PolicyRef(), "fired", AS_OF, "jsonl")
+    cpu = {}
+    for workers in (1, 2):
+        result = run_batch(
+            InputSpec(str(source), "jsonl"),
+            job,
+            output=str(tmp_path / f"out-{workers}.jsonl"),
+            options=BatchOptions(workers=workers, chunk_size=10),
+        )
+        cpu[workers] = result.summary()["timing"]["cpu_seconds"]
+    assert 0 < cpu[1]["main"] < 1.0 and cpu[1]["workers"] == 0
+    assert 0 < cpu[2]["main"] < 1.0 and cpu[2]["workers"] > 0  # each worker loads the policy
+
+
 def test_peak_rss_is_the_batch_own_not_the_parent_process() -> None:
     """ru_maxrss survives fork and exec; the summary's figure must not (a benchmark
     holding a cohort in memory once made every batch it started report 207 MB)."""
