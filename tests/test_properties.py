@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from followup.engine import load_policy, load_policy_text, load_schema
+from followup.engine import Decision, load_policy, load_policy_text, load_schema
 from followup.engine._policy import bundled_policies_dir
 
 from .strategies import facts
@@ -79,6 +79,9 @@ def test_trace_levels_agree(f: dict[str, Any]) -> None:
     # entries are held as JSON bytes, so it is not read from them)
     for decision in decisions.values():
         assert decision.fired == [e["rule"] for e in full["trace"]["fired"]]
+        assert decision.fired_ids() == tuple(decision.fired)
+        # a decision rebuilt from its content reads them from the trace entries
+        assert Decision(decision.to_dict()).fired_ids() == tuple(decision.fired)
     for other in (fired, none):
         assert {k: v for k, v in other.items() if k != "trace"} == {
             k: v for k, v in full.items() if k != "trace"

@@ -160,6 +160,40 @@ def test_counters_take_any_sequences_of_mappings() -> None:
     assert tally.take() == {}
 
 
+_pairs = st.tuples(
+    st.sampled_from(["send_thank_you", "status_inquiry", "move_on"]),
+    st.sampled_from(["done", "due", "overdue", "wait"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["r1", "r2", "r3", "r4"]), max_size=4),
+            st.lists(_pairs, max_size=3),
+        ),
+        max_size=30,
+    )
+)
+def test_counting_rows_by_pattern_gives_every_counter_of_every_row(
+    rows: list[tuple[list[str], list[tuple[str, str]]]],
+) -> None:
+    """The tally counts each row's patterns and works the counters out when taken:
+    the same numbers as adding one to each counter of each row."""
+    tally = Tally()
+    expected: Counter[str] = Counter()
+    for fired, pairs in rows:
+        recs = [{"action": action, "status": status} for action, status in pairs]
+        tally.count(tuple(fired), recs)
+        expected.update(f"r|{rule}" for rule in fired)
+        expected.update(f"a|{action}|{status}" for action, status in pairs)
+        nxt = next_recommendation(recs)
+        expected["n|" if nxt is None else f"n|{nxt['action']}|{nxt['status']}"] += 1
+    assert tally.take() == dict(expected)
+    assert tally.take() == {}
+
+
 def _row_keys(decision: Any) -> list[str]:
     """The counters one decided row adds to, as the batch always counted them."""
     recs = decision.recommendations
