@@ -55,6 +55,10 @@ _PIPE_SIZE = 1 << 20
 # page: past this many workers the pipes keep their default size.
 _WIDE_PIPES_UP_TO = 16
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+# A worker holding this many chunks not yet written waits before evaluating
+# another: it can be ahead of the chunk the output has reached, but not by so
+# much that its memory grows (each chunk is megabytes).
+_MOST_HELD = 2
 # At most this many buffers go to one os.pwritev (POSIX guarantees 16; Linux allows 1024).
 _IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
 
@@ -212,6 +216,8 @@ class _Writer:
     chunk held, which is a list of lines (never joined: one copy fewer, and
     one chunk's bytes fewer in memory). ``os.pwritev`` lets go of the
     interpreter lock: the worker goes on evaluating while the thread writes.
+    A worker whose chunks wait for a slower one's (the output is in input
+    order) stops once it holds ``_MOST_HELD`` of them.
     """
 
     def __init__(self, path: str, orders: Connection, results: Connection) -> None:
@@ -219,9 +225,24 @@ class _Writer:
         self.orders = orders
         self.results = results
         self.held: deque[list[bytes]] = deque()
+        self.unwritten = 0  # chunks held or being written
+        self.stopped = False  # the thread has ended (the main process is gone, or done)
+        self.room = threading.Condition()
         self.lock = threading.Lock()  # one message at a time on the result pipe
         self.thread = threading.Thread(target=self._work, name="batch-writer", daemon=True)
         self.thread.start()
+
+    def hold(self, lines: list[bytes]) -> None:
+        """Keep a chunk's lines until its offset comes."""
+        with self.room:
+            self.unwritten += 1
+        self.held.append(lines)
+
+    def wait_for_room(self) -> None:
+        """Return once fewer than ``_MOST_HELD`` chunks wait to be written."""
+        with self.room:
+            while self.unwritten >= _MOST_HELD and not self.stopped:
+                self.room.wait()
 
     def _work(self) -> None:
         fd = -1
@@ -242,6 +263,9 @@ class _Writer:
                 except Exception as exc:  # reported, never a main process waiting for ever
                     reply = (_WRITTEN, False, _portable(exc), 0)
                 lines = []
+                with self.room:
+                    self.unwritten -= 1
+                    self.room.notify()
                 try:
                     with self.lock:
                         self.results.send(reply)
@@ -250,6 +274,9 @@ class _Writer:
         finally:
             if fd >= 0:
                 os.close(fd)
+            with self.room:  # never leave the worker waiting for a write that will not come
+                self.stopped = True
+                self.room.notify_all()
 
 
 def _serve(
@@ -280,6 +307,8 @@ def _serve(
         task_job, chunk = task
         reply: tuple[int, bool, Any, int]
         data = b""
+        if writer is not None:
+            writer.wait_for_room()
         try:
             if failed is not None:
                 raise failed
@@ -289,7 +318,7 @@ def _serve(
             else:
                 result.held = result.ends[-1] if result.ends else 0
                 if result.held:  # before the main process can hear of it and place it
-                    writer.held.append(lines)
+                    writer.hold(lines)
             del lines
             reply = (_RESULT, True, result, len(data))
         except Exception as exc:

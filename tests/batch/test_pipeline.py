@@ -7,6 +7,7 @@ import io
 import json
 import multiprocessing
 import os
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -488,6 +489,53 @@ def test_lines_are_written_whole_in_order_however_short_each_write(
         _pool._write_at(-1, lines, offset)
     assert bytes(out) == b"." * offset + b"".join(lines)
     assert len(calls) >= -(-len(lines) // 4)
+
+
+class _Logs:
+    """A policy that notes each applicant it evaluates, and takes a second over "SLOW"."""
+
+    def __init__(self, log: str) -> None:
+        self._policy = load_policy("interview-follow-up")
+        self.name, self.version, self.sha256 = "logs", "0", "0" * 64
+        self.log = log
+
+    def evaluate(self, facts: Any, **kwargs: Any) -> Any:
+        if facts.get("applicant_id") == "SLOW":
+            time.sleep(1.0)
+        with open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(f"{facts.get('applicant_id')}\n")
+        return self._policy.evaluate(facts, **kwargs)
+
+
+def logging_policy(name: str, version: str | None = None) -> _Logs:
+    return _Logs(name)
+
+
+def test_a_worker_ahead_of_the_output_stops_after_two_chunks(tmp_path: Path) -> None:
+    """Chunks are written in input order: a worker whose chunks wait for a slow one's
+    holds at most two of them, instead of evaluating on (its memory would grow)."""
+    rows = cohort(30, seed=4)
+    rows[4] = {**rows[4], "applicant_id": "SLOW"}  # the last row of chunk 1, on worker 1
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = tmp_path / "log.txt"
+    job = BatchJob(PolicyRef(str(log), None, f"{__name__}:logging_policy"), "none", AS_OF, "jsonl")
+    outputs = []
+    for workers in (2, 1):
+        log.write_text("")
+        out = tmp_path / f"out-{workers}.jsonl"
+        options = BatchOptions(workers=workers, chunk_size=5)
+        run_batch(InputSpec(str(source), "jsonl"), job, output=str(out), options=options)
+        outputs.append(out.read_bytes())
+        if workers == 2:
+            order = log.read_text().split()
+            # worker 2 evaluated chunks 2 and 4 while worker 1 slept over chunk 1, and
+            # started chunk 6 only once chunk 1, then its chunk 2, were written
+            assert max(order.index(r["applicant_id"]) for r in rows[5:10] + rows[15:20]) < (
+                order.index("SLOW")
+            )
+            assert min(order.index(r["applicant_id"]) for r in rows[25:30]) > order.index("SLOW")
+    assert outputs[0] == outputs[1]
 
 
 @pytest.mark.parametrize("workers", [2, 3])
