@@ -57,9 +57,7 @@ class Decision:
 
     def fired_ids(self) -> tuple[str, ...]:
         """:attr:`fired` as a tuple, made without copying a list first."""
-        if self._fired is not None:
-            return tuple(self._fired)
-        return tuple([entry["rule"] for entry in self._data["trace"]["fired"]])
+        return tuple(self._fired if self._fired is not None else self.fired)
 
     def view(self) -> Mapping[str, Any]:
         """The decision's content without copying it: read only (for counters in hot loops).
