@@ -596,6 +596,25 @@ def test_a_worker_that_cannot_write_the_output_fails_the_run_naming_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+def test_the_main_process_failing_to_write_the_output_says_so(tmp_path: Path) -> None:
+    """With one worker the main process writes: a full disk is an OutputError naming
+    the output, not an OSError."""
+    from followup.engine.batch._checkpoint import PartFile
+
+    part = PartFile(str(tmp_path / "out.jsonl"))
+
+    class _Full(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real, part._fh = part._fh, _Full()
+    real.close()
+    with pytest.raises(OutputError) as info:
+        part.write(b"{}\n")
+    assert str(info.value) == f"cannot write {tmp_path / 'out.jsonl'}: No space left on device"
+    assert part.size == 0
+
+
 # --- the collector: evaluation makes no reference cycles ---------------------------------
 
 
