@@ -230,8 +230,14 @@ class _InterruptAfter:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(("output_format", "workers"), [("csv", 1), ("jsonl", 2), ("csv", 2)])
-def test_interrupt_and_resume_in_process(output_format: str, workers: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("output_format", "legs"),
+    # the workers of each leg: the run, its first resume, its second
+    [("csv", (1, 1, 1)), ("jsonl", (2, 2, 2)), ("csv", (2, 2, 2)), ("jsonl", (2, 1, 3))],
+)
+def test_interrupt_and_resume_in_process(
+    output_format: str, legs: tuple[int, int, int], tmp_path: Path
+) -> None:
     source = tmp_path / "in.jsonl"
     rows = cohort(400, seed=9)
     rows[123] = {**rows[123], "stage": "last"}
@@ -240,18 +246,22 @@ def test_interrupt_and_resume_in_process(output_format: str, workers: int, tmp_p
     spec = InputSpec(str(source), "jsonl")
     job = BatchJob(PolicyRef(), "none", AS_OF, output_format)
     ref, ref_errors = tmp_path / "ref.out", tmp_path / "ref.errors"
-    options = BatchOptions(workers=workers, chunk_size=30, checkpoint_seconds=0)
+    options = BatchOptions(workers=legs[0], chunk_size=30, checkpoint_seconds=0)
     whole = run_batch(spec, job, output=str(ref), errors=str(ref_errors), options=options)
 
     out, errors = tmp_path / "out", tmp_path / "errors"
-    for stop_at in (90, 240):  # interrupted twice, resumed twice
+    for stop_at, workers in ((90, legs[0]), (240, legs[1])):  # interrupted twice, resumed twice
         with pytest.raises(BatchInterrupted) as info:
             run_batch(spec, job, output=str(out), errors=str(errors), progress=_InterruptAfter(stop_at),
-                      options=replace(options, resume=stop_at > 90))  # fmt: skip
+                      options=replace(options, workers=workers, resume=stop_at > 90))  # fmt: skip
         assert info.value.resumable and info.value.rows == stop_at
         assert not out.exists() and not errors.exists()
     resumed = run_batch(
-        spec, job, output=str(out), errors=str(errors), options=replace(options, resume=True)
+        spec,
+        job,
+        output=str(out),
+        errors=str(errors),
+        options=replace(options, workers=legs[2], resume=True),
     )
     assert out.read_bytes() == ref.read_bytes()
     assert errors.read_bytes() == ref_errors.read_bytes()
