@@ -60,7 +60,10 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 # much that its memory grows (each chunk is megabytes).
 _MOST_HELD = 2
 # At most this many buffers go to one os.pwritev (POSIX guarantees 16; Linux allows 1024).
-_IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
+try:
+    _IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
+except (AttributeError, ValueError, OSError):  # a system that does not say
+    _IOV_MAX = 16
 
 
 class WorkerDied(FollowupError):
@@ -183,7 +186,14 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
 
 
 def _write_at(fd: int, lines: list[bytes], offset: int) -> None:
-    """Write ``lines`` one after another from ``offset``, without joining them."""
+    """Write ``lines`` one after another from ``offset``, without joining them
+    (joined where the system has no ``pwritev``, e.g. macOS before 11)."""
+    if not hasattr(os, "pwritev"):
+        view = memoryview(b"".join(lines))
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+        return
     start = 0
     while start < len(lines):
         batch: list[bytes | memoryview] = list(lines[start : start + _IOV_MAX])

@@ -491,6 +491,21 @@ def test_lines_are_written_whole_in_order_however_short_each_write(
     assert len(calls) >= -(-len(lines) // 4)
 
 
+def test_lines_are_written_joined_where_the_system_has_no_pwritev(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(_pool.os, "pwritev")
+    target = tmp_path / "out"
+    target.write_bytes(b"HEAD\n")
+    lines = [b"%d\n" % i for i in range(3000)]
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        _pool._write_at(fd, lines, 5)
+    finally:
+        os.close(fd)
+    assert target.read_bytes() == b"HEAD\n" + b"".join(lines)
+
+
 class _Logs:
     """A policy that notes each applicant it evaluates, and takes a second over "SLOW"."""
 
