@@ -56,7 +56,9 @@ class Decision:
         return [entry["rule"] for entry in self._data["trace"]["fired"]]
 
     def fired_ids(self) -> tuple[str, ...]:
-        """:attr:`fired` as a tuple, made without copying a list first."""
+        """:attr:`fired` as a tuple: for the engine's own decisions made straight
+        from the ids it kept, without a list copied first (the batch reads it
+        for every row)."""
         return tuple(self._fired if self._fired is not None else self.fired)
 
     def view(self) -> Mapping[str, Any]:

@@ -128,8 +128,9 @@ class Tally:
         self.count(tuple(fired), [r if type(r) is dict else dict(r) for r in recs])
 
     def count(self, fired: tuple[str, ...], recs: list[dict[str, Any]]) -> None:
-        """``add`` for an engine decision's lists, which the compiled build reads
-        without generic calls."""
+        """``add`` for an engine decision: its fired ids as a tuple
+        (``Decision.fired_ids``) and its list of recommendation dicts, which the
+        compiled build reads without generic calls."""
         patterns = self.fired
         patterns[fired] = patterns.get(fired, 0) + 1
         outcome = tuple([(rec.get("action"), rec.get("status")) for rec in recs])
