@@ -296,12 +296,17 @@ def replay_text(outcome: ReplayOutcome) -> str:
     against = f" under {outcome.against}" if outcome.against else ""
     lines = [f"Replayed {n} decision{'s' if n != 1 else ''} from {outcome.log}{against}"]
     for r in diff:
+        if r.decision_id is None:
+            lines.append(f"  line {r.line}: cannot be replayed: {r.error}")
+            continue
         who = f" ({r.applicant_id})" if r.applicant_id else ""
         lines.append(f"  line {r.line}, decision {r.decision_id}{who}, made with {r.policy}:")
         if r.error:
-            lines.append(f"    cannot be evaluated: {r.error}")
+            lines.append(f"    cannot be replayed: {r.error}")
         lines += _change_lines(r.changes, 4)
-    lines.append(f"{n - len(diff)} same, {len(diff)} different")
+    failed = len(outcome.failed)
+    tail = f" ({failed} of them could not be replayed)" if failed else ""
+    lines.append(f"{n - len(diff)} same, {len(diff)} different{tail}")
     return "\n".join(lines)
 
 

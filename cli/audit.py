@@ -407,8 +407,8 @@ def replay_cmd(ctx: click.Context, log: str, policy_ref: str | None, fmt: str) -
     other = load_policy(policy_ref, policies_dir=_dirs(ctx)) if policy_ref else None
     try:
         outcome = replay(log, other, _dirs(ctx))
-    except LogError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except LogError as exc:  # the log itself cannot be read
+        raise click.UsageError(str(exc)) from exc
     if fmt == "json":
         _dump(outcome.to_dict())
     else:

@@ -316,8 +316,11 @@ class DecisionChange:
     Attributes:
         kind: "action-added", "action-removed", "dates-changed",
             "status-changed", "channel-changed", "caution-added",
-            "caution-removed" or "other" (derived facts or trace only).
-        action: the action or caution concerned ("" for other).
+            "caution-removed", "other" (any other part of the decision;
+            only when comparing under the same policy) or "more" (``new``
+            other differences left unlisted).
+        action: the action or caution concerned; for "other", the JSON
+            pointer of the differing value (``/recommendations/0/message``).
         rule: the rule behind it (in the new decision when there is one).
         old, new: the differing values.
     """
@@ -351,6 +354,8 @@ class DecisionChange:
             return f"caution {self.action} added (rule {self.rule})"
         if self.kind == "caution-removed":
             return f"caution {self.action} removed (rule {self.rule})"
+        if self.kind == "more":
+            return f"and {self.new} more differences"
         return f"{self.action or 'decision'}: {_short(self.old)} -> {_short(self.new)}"
 
 
@@ -368,9 +373,12 @@ def decision_changes(
 ) -> list[DecisionChange]:
     """How ``new`` differs from ``old`` (two decision dicts about the same facts).
 
-    Recommendations are paired by action, then by rule. With ``strict``, any
-    other difference (derived facts, the trace, the policy header aside) is
-    reported too as kind "other".
+    Recommendations are paired by action, then by rule. With ``strict`` (both
+    made under the same policy, as in a replay), every other difference is
+    reported too, as kind "other" with its JSON pointer: messages, citations,
+    templates, the order of the lists, derived facts, the trace, the policy
+    header. Only ``engine`` (which version and backend made the decision) is
+    not compared. Without it, only what the applicant is told to do counts.
     """
     out: list[DecisionChange] = []
     olds = list(old["recommendations"])
@@ -411,11 +419,85 @@ def decision_changes(
     for cid, rule in new_c.items():
         if cid not in old_c:
             out.append(DecisionChange("caution-added", cid, rule, None, cid))
-    if strict and not out:
-        for key in ("applicant_id", "as_of", "derived", "trace"):
-            if old.get(key) != new.get(key):
-                out.append(DecisionChange("other", key, "", old.get(key), new.get(key)))
+    if strict:
+        out += _other_changes(old, new, pairs)
     return out
+
+
+#: the most "other" changes listed for one decision; the rest are counted
+MOST_OTHER_CHANGES = 10
+
+# a recommendation's parts that decision_changes reports in kinds of their own
+_OWN_KINDS = frozenset({"action", "earliest", "latest", "status", "channel"})
+
+
+def _other_changes(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> list[DecisionChange]:
+    """Every difference that the kinds of ``decision_changes`` do not name."""
+    found: list[tuple[str, Any, Any]] = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        if key == "engine":
+            continue
+        a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if key == "recommendations" and isinstance(a, list) and isinstance(b, list):
+            index = {id(rec): i for i, rec in enumerate(b)}
+            for o, n in pairs:
+                at = f"/recommendations/{index[id(n)]}"
+                found += [c for c in _leaves(o, n, at) if c[0].split("/")[3] not in _OWN_KINDS]
+            _order(found, "/recommendations", [r["action"] for r in a], [r["action"] for r in b])
+        elif key == "cautions" and isinstance(a, list) and isinstance(b, list):
+            before = {c["id"]: c for c in a}
+            for i, c in enumerate(b):
+                if c["id"] in before:
+                    found += _leaves(before[c["id"]], c, f"/cautions/{i}")
+            _order(found, "/cautions", [c["id"] for c in a], [c["id"] for c in b])
+        else:
+            found += _leaves(a, b, f"/{key}")
+    out = [DecisionChange("other", at, "", x, y) for at, x, y in found[:MOST_OTHER_CHANGES]]
+    if len(found) > MOST_OTHER_CHANGES:
+        more = len(found) - MOST_OTHER_CHANGES
+        out.append(DecisionChange("more", "", "", None, more))
+    return out
+
+
+def _order(found: list[tuple[str, Any, Any]], at: str, a: list[Any], b: list[Any]) -> None:
+    """Note a list whose shared entries come in another order."""
+    shared_a = [x for x in a if x in b]
+    shared_b = [x for x in b if x in a]
+    if shared_a != shared_b:
+        found.append((f"{at} (order)", shared_a, shared_b))
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _leaves(a: Any, b: Any, at: str) -> list[tuple[str, Any, Any]]:
+    """(JSON pointer, old, new) for every value that differs between ``a`` and ``b``;
+    a value of another JSON type differs even where Python finds it equal (1, 1.0, true)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out: list[tuple[str, Any, Any]] = []
+        for k in [*a, *(k for k in b if k not in a)]:
+            out += _leaves(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{at}/{_escape(str(k))}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            c for i, (x, y) in enumerate(zip(a, b, strict=True)) for c in _leaves(x, y, f"{at}/{i}")
+        ]
+    if type(a) is not type(b) or a != b:
+        return [(at, None if a is _ABSENT else a, None if b is _ABSENT else b)]
+    return []
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _span_of(rec: Mapping[str, Any]) -> list[Any]:

@@ -118,41 +118,65 @@ def read_log(path: str | Path) -> Iterator[LogLine]:
         for number, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                complete = raw.endswith(b"\n")
-                yield LogLine(
-                    number,
-                    None,
-                    f"line {number} is not JSON ({exc})"
-                    + ("" if complete else "; it looks cut short"),
-                )
-                continue
-            missing = [
-                k
-                for k in ("decision_id", "facts", "as_of", "policy", "decision")
-                if k not in record
-            ]
-            if missing:
-                yield LogLine(number, None, f"line {number} lacks {', '.join(missing)}")
+            record, problem = _parse_line(raw)
+            if problem is not None:
+                yield LogLine(number, None, f"line {number} {problem}")
                 continue
             yield LogLine(number, record)
 
 
+def _parse_line(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None]:
+    """A log line's record, or what is wrong with it (words after "line N")."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"is not UTF-8 ({exc.reason} at byte {exc.start})"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # a line a crash cut short ends early, or where the next entry's newline begins
+        content = text.rstrip("\r\n")
+        cut = not text.endswith("\n") or exc.pos >= len(content) or exc.msg.startswith("Unterm")
+        return None, f"is not JSON ({exc})" + ("; it looks cut short" if cut else "")
+    if not isinstance(record, dict):
+        return None, f"is a JSON {type(record).__name__}, not a logged decision (an object)"
+    missing = [
+        k for k in ("decision_id", "facts", "as_of", "policy", "decision") if k not in record
+    ]
+    if missing:
+        return None, f"lacks {', '.join(missing)}"
+    meta = record["policy"]
+    if not (isinstance(meta, dict) and all(isinstance(meta.get(k), str) for k in _POLICY_KEYS)):
+        return None, f"has policy {_brief(meta)}; expected an object with {', '.join(_POLICY_KEYS)}"
+    for key in ("facts", "decision"):
+        if not isinstance(record[key], dict):
+            return None, f"has {key} {_brief(record[key])}; expected an object"
+    return record, None
+
+
+_POLICY_KEYS = ("name", "version", "sha256")
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass(frozen=True)
 class ReplayResult:
-    """One logged decision replayed.
+    """One line of a log replayed.
 
     Attributes:
+        decision_id, applicant_id, policy: from the line (None when it could
+            not be read).
         changes: how the new decision differs ([] when identical).
-        error: why it could not be replayed, or None.
+        error: why the line could not be replayed, or None.
     """
 
     line: int
-    decision_id: str
+    decision_id: str | None
     applicant_id: str | None
-    policy: str
+    policy: str | None
     changes: tuple[DecisionChange, ...] = ()
     error: str | None = None
 
@@ -176,7 +200,13 @@ class ReplayOutcome:
 
     @property
     def differing(self) -> list[ReplayResult]:
+        """The lines that came out different or could not be replayed."""
         return [r for r in self.results if r.changes or r.error]
+
+    @property
+    def failed(self) -> list[ReplayResult]:
+        """The lines that could not be replayed."""
+        return [r for r in self.results if r.error]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +215,7 @@ class ReplayOutcome:
             "replayed": len(self.results),
             "same": len(self.results) - len(self.differing),
             "different": len(self.differing),
+            "errors": len(self.failed),
             "results": [r.to_dict() for r in self.differing],
         }
 
@@ -196,6 +227,10 @@ def replay(
 ) -> ReplayOutcome:
     """Re-evaluate every logged decision.
 
+    A line that cannot be replayed (not JSON, not a decision, a policy version
+    that cannot be found or whose bytes differ, facts the policy refuses) is a
+    result with an ``error``; the lines after it are replayed all the same.
+
     Args:
         path: the log.
         policy: evaluate under this policy instead of the one each line names
@@ -206,60 +241,56 @@ def replay(
         One result per logged decision, in log order.
 
     Raises:
-        LogError: the log is unreadable, a line is not a decision, or a line
-            names a policy version that cannot be found or whose bytes differ.
+        LogError: the log cannot be read.
     """
     outcome = ReplayOutcome(
         str(path), None if policy is None else f"{policy.name}@{policy.version}"
     )
-    cache: dict[tuple[str, str], Policy] = {}
+    found: dict[tuple[str, str, str], Policy | str] = {}  # a policy, or why not
     dirs = tuple(policies_dir)
     for entry in read_log(path):
         if entry.record is None:
-            raise LogError(f"{path}: {entry.error}")
+            outcome.results.append(ReplayResult(entry.number, None, None, None, error=entry.error))
+            continue
         rec = entry.record
         meta = rec["policy"]
-        ref = f"{meta['name']}@{meta['version']}"
-        target = policy
-        if target is None:
-            key = (meta["name"], meta["version"])
-            if key not in cache:
-                try:
-                    cache[key] = load_policy(meta["name"], meta["version"], policies_dir=dirs)
-                except PolicyNotFound as exc:
-                    raise LogError(
-                        f"{path}: line {entry.number}: the decision was made with policy {ref}, "
-                        f"which cannot be found ({exc}); add its folder with --policies-dir"
-                    ) from exc
-                if cache[key].sha256 != meta["sha256"]:
-                    raise LogError(
-                        f"{path}: line {entry.number}: policy {ref} found at {cache[key].path} has "
-                        f"sha256 {cache[key].sha256[:12]}, but the decision was made with "
-                        f"{str(meta['sha256'])[:12]}; find the original file of that version"
-                    )
-            target = cache[key]
         logged = rec["decision"]
-        try:
-            again = target.evaluate(rec["facts"], as_of=rec["as_of"], trace="full").to_dict()
-        except FactsError as exc:
-            outcome.results.append(
-                ReplayResult(
-                    entry.number,
-                    str(rec["decision_id"]),
-                    logged.get("applicant_id"),
-                    ref,
-                    error=exc.problems[0].render(),
-                )
-            )
+        ref = f"{meta['name']}@{meta['version']}"
+        who = (entry.number, str(rec["decision_id"]), logged.get("applicant_id"), ref)
+        target: Policy | str | None = policy
+        if target is None:
+            key = (str(meta["name"]), str(meta["version"]), str(meta["sha256"]))
+            if key not in found:
+                found[key] = _logged_policy(key, dirs)
+            target = found[key]
+        if isinstance(target, str):
+            outcome.results.append(ReplayResult(*who, error=target))
             continue
+        try:
+            made = target.evaluate(rec["facts"], as_of=rec["as_of"], trace="full")
+        except FactsError as exc:
+            outcome.results.append(ReplayResult(*who, error=exc.problems[0].render()))
+            continue
+        again = json.loads(made.to_json())  # compared as JSON values, as the log holds them
         changes = decision_changes(logged, again, strict=policy is None)
-        outcome.results.append(
-            ReplayResult(
-                entry.number,
-                str(rec["decision_id"]),
-                logged.get("applicant_id"),
-                ref,
-                tuple(changes),
-            )
-        )
+        outcome.results.append(ReplayResult(*who, tuple(changes)))
     return outcome
+
+
+def _logged_policy(key: tuple[str, str, str], dirs: tuple[str | Path, ...]) -> Policy | str:
+    """The policy version a logged decision was made with, or why it cannot be used."""
+    name, version, sha256 = key
+    ref = f"{name}@{version}"
+    try:
+        policy = load_policy(name, version, policies_dir=dirs)
+    except PolicyNotFound as exc:
+        return (
+            f"the decision was made with policy {ref}, which cannot be found ({exc}); "
+            "add its folder: followup --policies-dir DIR replay LOG"
+        )
+    if policy.sha256 != sha256:
+        return (
+            f"policy {ref} found at {policy.path} has sha256 {policy.sha256[:12]}, but the "
+            f"decision was made with {sha256[:12]}; find the original file of that version"
+        )
+    return policy

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from followup.engine import load_policy
 from followup.engine._log import LogError, append_decision, replay
@@ -139,7 +142,7 @@ def test_replay_200_decisions(run: Run, two_versions: Path, policies: Path, tmp_
     data = json.loads(
         run("replay", str(log), "--policy", "demo@1.1.0", "--format", "json", code=1).stdout
     )
-    assert list(data) == ["log", "policy", "replayed", "same", "different", "results"]
+    assert list(data) == ["log", "policy", "replayed", "same", "different", "errors", "results"]
     assert data["replayed"] == 200 and data["different"] > 0
     assert {c["rule"] for r in data["results"] for c in r["changes"]} == {"status-inquiry"}
 
@@ -163,8 +166,154 @@ def test_replay_names_a_missing_version(run: Run, policies: Path, tmp_path: Path
     log.write_text(text, "utf-8")
     out = run("replay", str(log), code=1)
     assert "made with policy demo@0.9.0, which cannot be found" in out.output
-    with pytest.raises(LogError, match=r"demo@0\.9\.0"):
-        replay(log, policies_dir=[policies])
+    assert "followup --policies-dir DIR replay LOG" in out.output
+    (result,) = replay(log, policies_dir=[policies]).results
+    assert result.policy == "demo@0.9.0" and "demo@0.9.0" in (result.error or "")
+
+
+def _logged(policies: Path, log: Path, n: int) -> list[dict[str, Any]]:
+    """``n`` decisions of the demo policy appended to ``log``; their records."""
+    policy = load_policy("demo", policies_dir=[policies])
+    for row in _cohort(n):
+        append_decision(log, row, policy, policy.evaluate(row))
+    return [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+
+
+def _write(log: Path, records: list[dict[str, Any]]) -> None:
+    log.write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+
+
+def test_replay_reports_any_change_to_a_logged_decision(
+    run: Run, policies: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "decisions.log"
+    records = _logged(policies, log, 60)
+    # an applicant with at least two recommendations and a caution
+    i, rec = next(
+        (i, r)
+        for i, r in enumerate(records)
+        if len(r["decision"]["recommendations"]) >= 2 and r["decision"]["cautions"]
+    )
+    decision = rec["decision"]
+    recs = decision["recommendations"]
+    first, second = recs[0]["action"], recs[1]["action"]
+    recs[0]["message"] = "Phone them every day."
+    recs[1]["cite"] = ["G99"]
+    recs[0], recs[1] = recs[1], recs[0]
+    decision["cautions"][0]["message"] = "Nothing to worry about."
+    decision["policy"]["version"] = "7.7.7"
+    condition = next(c for entry in decision["trace"]["fired"] for c in entry["conditions"])
+    condition["result"] = 1 if condition["result"] is True else True  # 1 == True in Python
+    _write(log, records)
+    out = json.loads(run("replay", str(log), "--format", "json", code=1).stdout)
+    assert (out["replayed"], out["same"], out["different"], out["errors"]) == (60, 59, 1, 0)
+    (result,) = out["results"]
+    assert result["line"] == i + 1
+    found = {c["action"]: (c["old"], c["new"]) for c in result["changes"]}
+    assert {c["kind"] for c in result["changes"]} == {"other"}
+    assert found["/recommendations/0/message"][0] == "Phone them every day."
+    assert found["/recommendations/1/cite"][0] == ["G99"]
+    assert found["/recommendations (order)"] == ([second, first], [first, second])
+    assert found["/cautions/0/message"][0] == "Nothing to worry about."
+    assert found["/policy/version"] == ("7.7.7", "1.0.0")
+    (pointer,) = (k for k in found if k.startswith("/trace/"))
+    assert pointer.endswith("/result") and found[pointer][0] == condition["result"]
+    assert len(found) == 6
+    text = run("replay", str(log), code=1).stdout
+    assert "    /recommendations/0/message: Phone them every day. -> " in text
+    assert text.endswith("59 same, 1 different\n")
+
+
+def test_replay_does_not_compare_the_engine_block(run: Run, policies: Path, tmp_path: Path) -> None:
+    log = tmp_path / "decisions.log"
+    records = _logged(policies, log, 3)
+    records[1]["decision"]["engine"] = {"version": "0.0.1", "backend": "durable"}
+    _write(log, records)
+    assert run("replay", str(log)).stdout.endswith("3 same, 0 different\n")
+
+
+def test_replay_lists_at_most_ten_other_changes_per_decision(
+    policies: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "decisions.log"
+    records = _logged(policies, log, 1)
+    trace = records[0]["decision"]["trace"]
+    entries = trace["fired"] + trace["not_fired"]
+    for entry in entries:
+        entry["rule"] += "-edited"
+        for condition in entry["conditions"]:
+            condition["text"] += " (edited)"
+    edited = len(entries) + sum(len(entry["conditions"]) for entry in entries)
+    assert edited > 10
+    _write(log, records)
+    (result,) = replay(log, policies_dir=[policies]).results
+    assert [c.kind for c in result.changes] == ["other"] * 10 + ["more"]
+    assert result.changes[-1].new == edited - 10
+    assert result.changes[-1].text() == f"and {edited - 10} more differences"
+
+
+def test_replay_goes_on_after_a_line_it_cannot_replay(
+    run: Run, policies: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "decisions.log"
+    records = _logged(policies, log, 4)
+    lost = dict(records[2], policy={"name": "demo", "version": "0.9.0", "sha256": "0" * 64})
+    other = dict(records[3], policy=dict(records[3]["policy"], sha256="f" * 64))
+    lines = [
+        json.dumps(records[0]),
+        "not json",
+        json.dumps(records[1])[:300],  # cut short by a crash; the next entry begins on a new line
+        "[1, 2]",
+        json.dumps(lost),
+        json.dumps(other),
+        json.dumps(dict(records[1], policy="demo")),
+        json.dumps(records[1]),
+    ]
+    log.write_text("\n".join(lines) + "\n", "utf-8")
+    out = json.loads(run("replay", str(log), "--format", "json", code=1).stdout)
+    assert (out["replayed"], out["same"], out["different"], out["errors"]) == (8, 2, 6, 6)
+    errors = {r["line"]: r["error"] for r in out["results"]}
+    assert errors[2].startswith("line 2 is not JSON (Expecting value")
+    assert not errors[2].endswith("it looks cut short")
+    assert errors[3].endswith("; it looks cut short")
+    assert errors[4] == "line 4 is a JSON list, not a logged decision (an object)"
+    assert "demo@0.9.0, which cannot be found" in errors[5]
+    assert "has sha256" in errors[6] and "ffffffffffff" in errors[6]
+    assert errors[7].startswith('line 7 has policy "demo"; expected an object with name')
+    text = run("replay", str(log), code=1).stdout
+    assert "  line 2: cannot be replayed: line 2 is not JSON" in text
+    assert text.endswith("2 same, 6 different (6 of them could not be replayed)\n")
+
+
+def test_replay_of_a_log_that_cannot_be_read_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    out = run("replay", str(tmp_path / "missing.log"), code=2)
+    assert "cannot read the decision log" in out.output and "Traceback" not in out.output
+    with pytest.raises(LogError, match="cannot read the decision log"):
+        replay(tmp_path / "missing.log")
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(-3, 3, allow_nan=False).filter(lambda x: x != 0 or str(x) == "0.0")
+    | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_JSON, _JSON)
+def test_leaves_differ_exactly_when_the_json_differs(a: Any, b: Any) -> None:
+    from followup.engine._diff import _leaves
+
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    assert _leaves(a, a, "") == []
+    assert (_leaves(a, b, "") == []) == (canonical(a) == canonical(b))
 
 
 def test_a_line_cut_short_does_not_swallow_the_next(policies: Path, tmp_path: Path) -> None:
