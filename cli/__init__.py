@@ -29,7 +29,7 @@ from followup.engine import (
 )
 
 from ._io import parse_as_of, read_facts
-from ._options import BACKEND
+from ._options import AS_OF, BACKEND, note_as_of
 from ._render import decision_text, problems_text
 from .batch import batch_command
 
@@ -136,11 +136,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     show_default=True,
     help="NAME, NAME@VERSION or a policy file.",
 )
-@click.option(
-    "--as-of",
-    "as_of",
-    help="The moment of evaluation (ISO date or date-time); default: the facts' as_of, else now.",
-)
+@AS_OF
 @FORMAT
 @click.option(
     "--log",
@@ -163,6 +159,7 @@ def evaluate(
     moment = parse_as_of(as_of)
     policy = load_policy(policy_ref, policies_dir=_dirs(ctx), backend=backend)
     data, name, positions = read_facts(facts)
+    note_as_of(data, moment)
     decision = policy.evaluate(
         data, as_of=moment, file=name, locate=positions.of if positions else None
     )

@@ -33,6 +33,7 @@ from ._audit_render import (
     why_not_text,
 )
 from ._io import parse_as_of, read_facts
+from ._options import AS_OF, note_as_of
 
 __all__ = ["COMMANDS", "log_option"]
 
@@ -42,11 +43,6 @@ POLICY = click.option(
     default="interview-follow-up",
     show_default=True,
     help="NAME, NAME@VERSION or a policy file.",
-)
-AS_OF = click.option(
-    "--as-of",
-    "as_of",
-    help="The moment of evaluation (ISO date or date-time); default: the facts' as_of, else now.",
 )
 
 
@@ -67,6 +63,7 @@ def _dump(data: Any) -> None:
 def read_checked_facts(path: str, moment: Any) -> dict[str, Any]:
     """A facts file, validated with positions so errors point at its lines."""
     data, name, positions = read_facts(path)
+    note_as_of(data, moment)
     normalize_facts(
         data,
         default_as_of=moment or "2000-01-01",

@@ -20,6 +20,7 @@ from ._conditions import jsonable
 from ._decision import Decision
 from ._errors import FactsError, PolicyError, PolicyNotFound, Problem
 from ._facts import normalize_facts
+from ._releases import read_releases
 from ._schema import schema_problems
 from ._yaml import load_yaml
 
@@ -184,6 +185,7 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
     if problems:
         return None, problems
     compiled, problems = compile_policy(doc.data, file, doc.positions)
+    problems += changelog_problems(doc.data["policy"], file, doc.positions.of)
     if path is not None:
         problems += _path_problems(
             doc.data["policy"],
@@ -195,6 +197,83 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
     if compiled is None or problems:
         return None, sorted(problems, key=Problem.sort_key)
     return Policy(compiled, hashlib.sha256(data).hexdigest(), path, doc.data), []
+
+
+def changelog_problems(
+    meta: Mapping[str, Any],
+    file: str | None,
+    position: Callable[[str], tuple[int, int] | None],
+    *,
+    releasing: bool = False,
+) -> list[Problem]:
+    """Mistakes in ``policy.changelog``: a date that is not a real day, a version
+    listed twice; and with ``releasing``, no entry for the version itself or a
+    change still reading TODO (what ``followup new-version`` leaves to fill in)."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    entries = meta.get("changelog") or []
+    for i, entry in enumerate(entries):
+        at = f"/policy/changelog/{i}"
+        day = entry.get("date")
+        if isinstance(day, str):
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                problems.append(
+                    Problem.at(
+                        position(f"{at}/date"),
+                        "invalid-date",
+                        f"changelog entry {entry['version']} has date {day!r}, which is not a day"
+                        " of the calendar",
+                        f"{at}/date",
+                        file,
+                        "write the day it was released or drafted as YYYY-MM-DD, e.g. 2026-03-02",
+                        day,
+                    )
+                )
+        version = str(entry["version"])
+        if version in seen:
+            problems.append(
+                Problem.at(
+                    position(f"{at}/version"),
+                    "duplicate-changelog-version",
+                    f"the changelog has two entries for version {version} "
+                    f"(entries {seen[version] + 1} and {i + 1})",
+                    f"{at}/version",
+                    file,
+                    "merge their changes into one entry",
+                    version,
+                )
+            )
+        seen.setdefault(version, i)
+        if releasing:
+            for j, change in enumerate(entry["changes"]):
+                if re.search(r"\bTODO\b", change):
+                    problems.append(
+                        Problem.at(
+                            position(f"{at}/changes/{j}"),
+                            "changelog-todo",
+                            f"the changelog of {version} still says {change!r}",
+                            f"{at}/changes/{j}",
+                            file,
+                            "write what changed and why, citing the guidance (G1-G20), "
+                            "then release",
+                            change,
+                        )
+                    )
+    if releasing and str(meta["version"]) not in seen:
+        problems.append(
+            Problem.at(
+                position("/policy/changelog"),
+                "changelog-missing-version",
+                f"the changelog has no entry for version {meta['version']}, the one released",
+                "/policy/changelog",
+                file,
+                f'add one: - version: "{meta["version"]}", with its date and changes',
+                meta["version"],
+            )
+        )
+    return problems
 
 
 def _path_problems(
@@ -297,7 +376,12 @@ def list_policy_files(dirs: Iterable[Path]) -> list[PolicyRef]:
 
 
 def find_policy(name: str, version: str | None = None, dirs: Iterable[Path] | None = None) -> Path:
-    """The file of policy ``name`` at ``version`` (the highest when None).
+    """The file of policy ``name`` at ``version``.
+
+    Without a version: the highest released version (recorded in the
+    folder's RELEASES file), so that a draft someone is still editing is
+    used only when asked for by its version; the highest draft when no
+    version has been released yet.
 
     Raises:
         PolicyNotFound: naming what exists instead.
@@ -314,7 +398,8 @@ def find_policy(name: str, version: str | None = None, dirs: Iterable[Path] | No
             + (f" (known: {', '.join(names)})" if names else "")
         )
     if version is None:
-        return refs[-1].path
+        released = [r for r in refs if r.version in read_releases(r.path.parent)]
+        return (released or refs)[-1].path
     for r in refs:
         if r.version == version:
             return r.path
@@ -335,7 +420,8 @@ def load_policy(
     Args:
         name_or_path: a policy name (``interview-follow-up``), ``NAME@VERSION``,
             or the path of a policy file.
-        version: the version to load when a name is given (default: highest).
+        version: the version to load when a name is given (default: the highest
+            released, else the highest draft; see ``find_policy``).
         policies_dir: extra folders to search before ``$FOLLOWUP_POLICIES`` and
             the bundled policies.
         backend: "native" (default) or "durable". With "durable" the policy

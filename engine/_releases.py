@@ -277,6 +277,17 @@ class ReleaseOutcome:
     released: bool = False
 
 
+def _changelog_unready(path: Path) -> list[Problem]:
+    """What keeps a valid policy's changelog from being released (see
+    ``changelog_problems``)."""
+    from ._yaml import load_yaml
+
+    doc = load_yaml(path.read_bytes(), str(path))
+    meta = doc.data["policy"]
+    problems = _semver().changelog_problems(meta, str(path), doc.positions.of, releasing=True)
+    return [p for p in problems if p.code in ("changelog-todo", "changelog-missing-version")]
+
+
 def release(
     name: str, version: str, dirs: Iterable[Path] = (), today: date | None = None
 ) -> ReleaseOutcome:
@@ -309,7 +320,7 @@ def release(
             ]
         )
     outcome = ReleaseOutcome(name, version, v.path, v.sha256)
-    outcome.problems = _semver().check_policy_file(v.path)
+    outcome.problems = _semver().check_policy_file(v.path) or _changelog_unready(v.path)
     tests_path = _tests_path(v.path)
     if not tests_path.is_file():
         outcome.problems.append(

@@ -144,3 +144,23 @@ def test_every_command_has_help() -> None:
         assert code == 0, name
         assert command.help or command.short_help, name
         assert out.startswith("Usage: ")
+
+
+def test_as_of_in_the_facts_wins_over_the_option_and_says_so(tmp_path: Path) -> None:
+    """A date typed with --as-of that the facts override is never ignored silently."""
+    code, out, err = run("evaluate", str(EXAMPLE), "--format", "json", "--as-of", "2026-12-30")
+    assert code == 0 and json.loads(out)["as_of"] == "2026-12-18"
+    assert err == (
+        "note: the facts give as_of 2026-12-18, which wins over --as-of; "
+        "remove as_of from the facts to evaluate at another moment\n"
+    )
+    for command in (["explain"], ["why-not", "thank-you"]):
+        code, _, err = run(*command, str(EXAMPLE), "--as-of", "2026-12-30")
+        assert code == 0 and err.startswith("note: the facts give as_of 2026-12-18, which wins")
+    # the same moment, or facts without as_of: nothing to say
+    assert run("evaluate", str(EXAMPLE), "--as-of", "2026-12-18")[2] == ""
+    bare = tmp_path / "facts.yaml"
+    lines = EXAMPLE.read_text("utf-8").splitlines(keepends=True)
+    bare.write_text("".join(line for line in lines if not line.startswith("as_of:")), "utf-8")
+    code, out, err = run("evaluate", str(bare), "--format", "json", "--as-of", "2026-12-30")
+    assert (code, err, json.loads(out)["as_of"]) == (0, "", "2026-12-30")

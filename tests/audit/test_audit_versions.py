@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from .conftest import Run
@@ -149,3 +150,56 @@ def test_bundled_policy_tests_pass(run: Run) -> None:
 
 def test_schema_tests(run: Run) -> None:
     assert json.loads(run("schema", "tests").stdout)["title"]
+
+
+def test_a_bare_name_means_the_highest_released_version(
+    run: Run, policies: Path, facts: Path
+) -> None:
+    def used(*ref: str) -> str:
+        out = run("evaluate", str(facts), *ref, "--format", "json")
+        return str(json.loads(out.stdout)["policy"]["version"])
+
+    assert used("--policy", "demo") == "1.0.0"  # nothing released yet: the highest draft
+    _release(run, policies)
+    run("new-version", "demo")
+    assert used("--policy", "demo") == "1.0.0"  # not the draft 1.1.0
+    assert used("--policy", "demo@1.1.0") == "1.1.0"
+    draft = policies / "demo" / "1.1.0.yaml"
+    draft.write_text(draft.read_text("utf-8").replace("TODO: say", "Waits longer; say", 1))
+    run("release", "demo", "1.1.0")
+    assert used("--policy", "demo") == "1.1.0"
+
+
+def test_release_refuses_a_changelog_left_unwritten(run: Run, policies: Path) -> None:
+    _release(run, policies)
+    run("new-version", "demo")
+    draft = policies / "demo" / "1.1.0.yaml"
+    refused = run("release", "demo", "1.1.0", code=1)
+    assert "changelog-todo: /policy/changelog/0/changes/0: the changelog of 1.1.0 still says" in (
+        refused.output
+    )
+    assert f"{draft}:" in refused.output
+    text = draft.read_text("utf-8")
+    # the entry for 1.1.0 removed: the version says nothing of what changed
+    without = re.sub(r'(?m)^( *)- version: "1\.1\.0"\n(\1  .*\n)+', "", text, count=1)
+    assert without != text
+    draft.write_text(without, "utf-8")
+    missing = run("release", "demo", "1.1.0", code=1)
+    assert "changelog-missing-version" in missing.output
+    assert "RELEASES" not in missing.output
+    assert "1.1.0" not in (policies / "demo" / "RELEASES").read_text("utf-8")
+
+
+def test_check_finds_changelog_dates_and_versions_that_cannot_be(run: Run, policies: Path) -> None:
+    path = policies / "demo" / "1.0.0.yaml"
+    text = path.read_text("utf-8")
+    entry = re.search(r'(?m)^( *)- version: "1\.0\.0"\n(\1  .*\n)+', text)
+    assert entry is not None
+    dated = re.sub(r'date: "[0-9-]+"', 'date: "2026-02-30"', entry.group(0))
+    assert dated != entry.group(0)
+    path.write_text(text.replace(entry.group(0), dated + entry.group(0), 1), "utf-8")
+    out = run("check", str(path), code=1).output
+    assert (
+        "invalid-date: /policy/changelog/0/date: changelog entry 1.0.0 has date '2026-02-30'" in out
+    )
+    assert "duplicate-changelog-version: /policy/changelog/1/version:" in out
