@@ -8,6 +8,7 @@ policies and counts the changes by kind and by rule.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -118,18 +119,56 @@ def _compare_maps(
         for key in keys:
             x = a.get(key) if isinstance(a, Mapping) else None
             y = b.get(key) if isinstance(b, Mapping) else None
-            if x != y:
+            if x == y:
+                continue
+            # each differing value inside (a condition, a message), not the whole of it cut short
+            for at, u, v in _leaves(x, y, key) if _nested(x, y) else [(key, x, y)]:
                 out.append(
                     PolicyChange(
                         section,
                         "changed",
                         name,
-                        key,
-                        x,
-                        y,
-                        f"{label} {name}: {key} {_short(x)} -> {_short(y)}",
+                        at,
+                        u,
+                        v,
+                        f"{label} {name}: {at} {_pair(u, v)}",
                     )
                 )
+
+
+def _nested(x: Any, y: Any) -> bool:
+    return isinstance(x, Mapping | list) and isinstance(y, Mapping | list)
+
+
+def _pair(old: Any, new: Any) -> str:
+    """``old -> new`` in one line; two long texts are shown around where they differ."""
+    if old is None and new is not None:
+        return f"added: {_short(new)}"
+    if new is None and old is not None:
+        return f"removed: {_short(old)}"
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 80:
+        start = 0
+        while start < min(len(old), len(new)) and old[start] == new[start]:
+            start += 1
+        end = 0  # length of the common ending, not overlapping the common start
+        while (
+            end < min(len(old), len(new)) - start
+            and old[len(old) - 1 - end] == new[len(new) - 1 - end]
+        ):
+            end += 1
+        return f"{_window(old, start, end)} -> {_window(new, start, end)}"
+    return f"{_short(old)} -> {_short(new)}"
+
+
+def _window(text: str, start: int, end: int) -> str:
+    """The part of ``text`` that differs (between the common start and end), with
+    a little context on each side."""
+    lo = max(0, start - 20)
+    hi = min(len(text), len(text) - end + 20)
+    middle = text[lo:hi]
+    if len(middle) > 100:
+        middle = middle[:97] + "..."
+    return ("..." if lo > 0 else "") + middle + ("..." if hi < len(text) else "")
 
 
 def diff_policies(old: Policy, new: Policy) -> list[PolicyChange]:
@@ -487,13 +526,34 @@ def _leaves(a: Any, b: Any, at: str) -> list[tuple[str, Any, Any]]:
         for k in [*a, *(k for k in b if k not in a)]:
             out += _leaves(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{at}/{_escape(str(k))}")
         return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            c for i, (x, y) in enumerate(zip(a, b, strict=True)) for c in _leaves(x, y, f"{at}/{i}")
-        ]
+    if isinstance(a, list) and isinstance(b, list):
+        return _list_leaves(a, b, at)
     if type(a) is not type(b) or a != b:
         return [(at, None if a is _ABSENT else a, None if b is _ABSENT else b)]
     return []
+
+
+def _list_leaves(a: list[Any], b: list[Any], at: str) -> list[tuple[str, Any, Any]]:
+    """``_leaves`` of two lists: items paired where they line up, and where one
+    list has items the other lacks, those items as removed (new None) or added
+    (old None), under the index in their own list."""
+    if len(a) == len(b):
+        pairs = zip(a, b, strict=True)
+        return [c for i, (x, y) in enumerate(pairs) for c in _leaves(x, y, f"{at}/{i}")]
+    keys_a = [json.dumps(x, sort_keys=True, default=str) for x in a]
+    keys_b = [json.dumps(y, sort_keys=True, default=str) for y in b]
+    out: list[tuple[str, Any, Any]] = []
+    matcher = difflib.SequenceMatcher(None, keys_a, keys_b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                out += _leaves(a[i], b[j], f"{at}/{j}")
+            continue
+        out += [(f"{at}/{i}", a[i], None) for i in range(i1, i2)]
+        out += [(f"{at}/{j}", None, b[j]) for j in range(j1, j2)]
+    return out
 
 
 def _escape(token: str) -> str:

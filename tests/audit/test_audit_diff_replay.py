@@ -198,7 +198,7 @@ def test_replay_reports_any_change_to_a_logged_decision(
     recs = decision["recommendations"]
     first, second = recs[0]["action"], recs[1]["action"]
     recs[0]["message"] = "Phone them every day."
-    recs[1]["cite"] = ["G99"]
+    recs[1]["cite"] = ["G99", *recs[1]["cite"][1:]]
     recs[0], recs[1] = recs[1], recs[0]
     decision["cautions"][0]["message"] = "Nothing to worry about."
     decision["policy"]["version"] = "7.7.7"
@@ -212,7 +212,7 @@ def test_replay_reports_any_change_to_a_logged_decision(
     found = {c["action"]: (c["old"], c["new"]) for c in result["changes"]}
     assert {c["kind"] for c in result["changes"]} == {"other"}
     assert found["/recommendations/0/message"][0] == "Phone them every day."
-    assert found["/recommendations/1/cite"][0] == ["G99"]
+    assert found["/recommendations/1/cite/0"][0] == "G99"
     assert found["/recommendations (order)"] == ([second, first], [first, second])
     assert found["/cautions/0/message"][0] == "Nothing to worry about."
     assert found["/policy/version"] == ("7.7.7", "1.0.0")
@@ -382,3 +382,41 @@ def test_diff_lists_changelog_entries_added_changed_and_dropped() -> None:
         ("changelog", "removed", "0.9.0", "0.9.0: beta (no longer in the changelog)"),
     ]
     assert _changelog(new, new) == []
+
+
+def test_diff_names_each_changed_value_inside_a_rule(run: Run, two_versions: Path) -> None:
+    """A changed condition, a longer list and a long message each get a line of
+    their own, showing what changed rather than the start of the whole rule."""
+    text = two_versions.read_text("utf-8")
+    message = "Ask politely where the process stands."
+    longer = (
+        "Ask politely where the process stands, naming the role and the date of the "
+        "interview, and thank them again for their time."
+    )
+    edited = (
+        text.replace("less_than: 2", "less_than: 3", 1)
+        .replace("cite: [G3, G17]", "cite: [G3, G10, G17]", 1)
+        .replace(message, longer, 1)
+    )
+    assert edited.count("less_than: 3") == 1 and longer in edited
+    two_versions.write_text(edited, "utf-8")
+    out = json.loads(run("diff", "demo@1.0.0", "demo@1.1.0", "--format", "json").stdout)
+    rules = {c["field"]: c for c in out["changes"] if c["section"] == "rules"}
+    assert set(rules) == {"when/all/2/less_than", "cite/1", "then/0/recommend/message"}
+    assert rules["when/all/2/less_than"]["text"] == (
+        "rule status-inquiry: when/all/2/less_than 2 -> 3"
+    )
+    assert rules["cite/1"]["text"] == "rule status-inquiry: cite/1 added: G10"
+    said = rules["then/0/recommend/message"]["text"]
+    assert said.startswith("rule status-inquiry: then/0/recommend/message ...")
+    assert "process stands." in said and "naming the role" in said
+    assert len(said) < 260
+
+
+def test_list_leaves_pair_what_lines_up() -> None:
+    from followup.engine._diff import _leaves
+
+    assert _leaves([1, 2, 3], [1, 9, 2, 3], "/x") == [("/x/1", None, 9)]
+    assert _leaves([1, 2, 3], [1, 3], "/x") == [("/x/1", 2, None)]
+    # a changed item between items that line up is compared inside, not removed and added
+    assert _leaves([{"a": 1}, 5], [{"a": 2}, 5, 6], "") == [("/0/a", 1, 2), ("/2", None, 6)]
