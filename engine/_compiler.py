@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -175,6 +176,14 @@ class _Collector:
         self.add(exc.code, exc.pointer, exc.message, exc.suggestion, exc.value)
 
 
+def _mentions(raws: list[Any]) -> frozenset[str]:
+    """Every name-like word in the given raw rules (keys, values, expressions)."""
+    words: set[str] = set()
+    for raw in raws:
+        words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", json.dumps(raw, default=str)))
+    return frozenset(words)
+
+
 def compile_policy(
     doc: Mapping[str, Any], file: str | None, positions: Positions | None
 ) -> tuple[CompiledPolicy | None, list[Problem]]:
@@ -219,6 +228,7 @@ def compile_policy(
     cenv = ConditionEnv(env, choices)
 
     rules: list[CompiledRule] = []
+    failed: list[Any] = []  # rules that did not compile: what they use is not known exactly
     seen_ids: dict[str, int] = {}
     for i, raw in enumerate(doc["rules"]):
         ptr = f"/rules/{i}"
@@ -231,14 +241,20 @@ def compile_policy(
                 "give every rule its own id",
                 rid,
             )
+            failed.append(raw)
             continue
         seen_ids[rid] = i
         rule = _rule(raw, i, ptr, cenv, tables, templates, derived_decl, out)
         if rule is not None:
             rules.append(rule)
+        else:
+            failed.append(raw)
+    # a name a broken rule mentions may well be used there: saying it is unused
+    # would send the author to delete it, when the fix is in that rule
+    mentioned = _mentions(failed)
 
     for name in params:
-        if name not in env.used_params:
+        if name not in env.used_params and name not in mentioned:
             out.add(
                 "parameter-unused",
                 f"/parameters/{name}",
@@ -250,7 +266,7 @@ def compile_policy(
     written = {f for r in rules for f in r.writes}
     read_anywhere = {f for r in rules for f in r.reads}
     for name in derived_decl:
-        if name in FACTS or name in written:
+        if name in FACTS or name in written or name in mentioned:
             continue
         if name in read_anywhere:
             out.add(

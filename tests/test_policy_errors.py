@@ -71,3 +71,45 @@ def test_unknown_enum_value_suggests_the_right_one() -> None:
     (problem,) = check_policy_file(HERE / "invalid" / "unknown-value.yaml")
     assert problem.suggestion == "did you mean 'finance'?"
     assert "it can be tech_startup, technology" in problem.message
+
+
+def test_a_broken_rule_does_not_make_what_it_uses_look_unused() -> None:
+    """The only mistakes are in the rules; the parameter and the derived fact they
+    use must not be reported as unused (the suggested fix would be to delete them)."""
+    text = """\
+policy:
+  name: broken
+  version: "0.1.0"
+  title: t
+  description: d
+  source: {title: test}
+  changelog: [{version: "0.1.0", changes: [first]}]
+parameters:
+  status_min_days: {value: 7, description: d}
+derived:
+  route: {type: text, description: d}
+rules:
+  - id: pick-route
+    title: t
+    cite: [G12]
+    when: {fact: phone_okay, equals: true}
+    then: [{set: {fact: route, value: phone}}]
+  - id: ask
+    title: t
+    cite: [G3]
+    when:
+      all:
+        - {since: last_contact_at, at_least: params.status_min_days}
+        - {fact: route, equals: phone}
+    then:
+      - recommend:
+          action: send_status_inquiry
+          template: no-such-template
+          message: m
+"""
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(text)
+    codes = sorted(p.code for p in caught.value.problems)
+    assert "parameter-unused" not in codes and "derived-unused" not in codes, codes
+    assert "derived-never-written" not in codes
+    assert codes == ["unknown-fact", "unknown-template"], codes
