@@ -265,16 +265,32 @@ def diff_text(old: str, new: str, changes: Sequence[PolicyChange]) -> str:
     return "\n".join(lines)
 
 
+#: applicants that could not be evaluated listed by name in the text of an impact
+_MOST_ERRORS_SHOWN = 5
+
+
 def impact_text(impact: CohortImpact) -> str:
     n = impact.total
+    when = f", as of {impact.as_of}" if impact.as_of else ""
+    if impact.own_as_of:
+        when += f"; {impact.own_as_of} at the as_of in their own facts"
     lines = [
         "",
-        f"Impact on the cohort ({n} applicant{'s' if n != 1 else ''}"
-        + (f", as of {impact.as_of}" if impact.as_of else "")
-        + ")",
+        f"Impact on the cohort ({n} applicant{'s' if n != 1 else ''}{when})",
         f"  {impact.changed} got different actions or dates, {n - impact.changed - len(impact.errors)} unchanged"
         + (f", {len(impact.errors)} could not be evaluated" if impact.errors else ""),
     ]
+    if impact.errors:
+        lines.append("  could not be evaluated:")
+        for error in impact.errors[:_MOST_ERRORS_SHOWN]:
+            more = len(error["problems"]) - 1
+            lines.append(
+                f"    {error['applicant']}: {error['message']}"
+                + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
+            )
+        if len(impact.errors) > _MOST_ERRORS_SHOWN:
+            rest = len(impact.errors) - _MOST_ERRORS_SHOWN
+            lines.append(f"    and {rest} more (--format json lists every one)")
     if impact.by_kind:
         lines.append("  by change:")
         for kind, count in impact.by_kind.items():

@@ -369,7 +369,10 @@ def read_cohort(path: str) -> list[dict[str, Any]]:
 def diff_cmd(
     ctx: click.Context, old: str, new: str, cohort: str | None, as_of: str | None, fmt: str
 ) -> None:
-    """What changed between two policies (NAME@VERSION or files), and with --cohort, for whom."""
+    """What changed between two policies (NAME@VERSION or files), and with --cohort, for whom.
+
+    Exits 1 when an applicant of the cohort could not be evaluated.
+    """
     a = load_policy(old, policies_dir=_dirs(ctx))
     b = load_policy(new, policies_dir=_dirs(ctx))
     changes = diff_policies(a, b)
@@ -390,6 +393,8 @@ def diff_cmd(
         click.echo(diff_text(old_label, new_label, changes))
         if impact is not None:
             click.echo(impact_text(impact))
+    if impact is not None and impact.errors:
+        ctx.exit(1)
 
 
 @click.command("replay")

@@ -578,7 +578,10 @@ class CohortImpact:
         by_rule: rule id -> applicants affected.
         examples_by_kind / examples_by_rule: a few applicant ids each.
         applicants: every changed applicant with its changes (for JSON).
-        errors: applicants whose facts could not be evaluated, with the message.
+        errors: applicants whose facts could not be evaluated: ``applicant``,
+            ``message`` (the first problem) and ``problems`` (every one).
+        own_as_of: applicants whose facts carry their own as_of, which wins
+            over ``as_of``.
     """
 
     old: str
@@ -592,12 +595,14 @@ class CohortImpact:
     examples_by_rule: dict[str, list[str]] = field(default_factory=dict)
     applicants: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    own_as_of: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "old": self.old,
             "new": self.new,
             "as_of": self.as_of,
+            "own_as_of": self.own_as_of,
             "total": self.total,
             "changed": self.changed,
             "by_kind": self.by_kind,
@@ -641,11 +646,14 @@ def cohort_impact(
     for i, facts in enumerate(cohort):
         impact.total += 1
         ident = str(facts.get("applicant_id", f"#{i + 1}"))
+        if facts.get("as_of") is not None:
+            impact.own_as_of += 1
         try:
             a = old.evaluate(facts, as_of, trace="none").to_dict()
             b = new.evaluate(facts, as_of, trace="none").to_dict()
         except FactsError as exc:
-            impact.errors.append({"applicant": ident, "message": exc.problems[0].render()})
+            problems = [p.render() for p in exc.problems]
+            impact.errors.append({"applicant": ident, "message": problems[0], "problems": problems})
             continue
         changes = decision_changes(a, b)
         counted = [c for c in changes if c.kind in _IMPACT_KINDS]

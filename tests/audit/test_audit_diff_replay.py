@@ -91,7 +91,7 @@ def test_diff_cohort_impact(run: Run, two_versions: Path, tmp_path: Path) -> Non
     cohort.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     out = run("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(cohort))
     text = out.stdout
-    assert "\nImpact on the cohort (40 applicants)\n" in text
+    assert "\nImpact on the cohort (40 applicants; 40 at the as_of in their own facts)\n" in text
     data = json.loads(
         run("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(cohort), "--format", "json").stdout
     )
@@ -100,6 +100,7 @@ def test_diff_cohort_impact(run: Run, two_versions: Path, tmp_path: Path) -> Non
         "old",
         "new",
         "as_of",
+        "own_as_of",
         "total",
         "changed",
         "by_kind",
@@ -420,3 +421,25 @@ def test_list_leaves_pair_what_lines_up() -> None:
     assert _leaves([1, 2, 3], [1, 3], "/x") == [("/x/1", 2, None)]
     # a changed item between items that line up is compared inside, not removed and added
     assert _leaves([{"a": 1}, 5], [{"a": 2}, 5, 6], "") == [("/0/a", 1, 2), ("/2", None, 6)]
+
+
+def test_diff_cohort_names_the_applicants_it_could_not_evaluate(
+    run: Run, two_versions: Path, tmp_path: Path
+) -> None:
+    rows = _cohort(20)
+    for row in rows[3:10]:
+        row["industy"] = row.pop("industry")  # 7 rows with a misspelt fact
+    rows[3]["stage"] = "last"  # and a second problem in the first of them
+    del rows[12]["as_of"]
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    args = ("diff", "demo@1.0.0", "demo@1.1.0", "--cohort", str(cohort), "--as-of", "2026-03-20")
+    text = run(*args, code=1).stdout
+    assert "\nImpact on the cohort (20 applicants, as of 2026-03-20; 19 at the as_of in" in text
+    assert ", 7 could not be evaluated\n  could not be evaluated:\n    A-003: " in text
+    assert "(and 1 more problem)" in text
+    assert "    and 2 more (--format json lists every one)" in text
+    impact = json.loads(run(*args, "--format", "json", code=1).stdout)["impact"]
+    assert [e["applicant"] for e in impact["errors"]] == [f"A-{i:03d}" for i in range(3, 10)]
+    assert len(impact["errors"][0]["problems"]) == 2
+    assert all("industy" in e["message"] for e in impact["errors"][1:])
