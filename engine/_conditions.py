@@ -143,6 +143,30 @@ def _moment(want: Callable[[int], bool]) -> Callable[[Any, Any], bool]:
     return lambda a, b: want(compare_moments(a, b))
 
 
+def _check_range(lo: Compiled, hi: Compiled, operand: list[Any], pointer: str) -> None:
+    """A range whose ends read no fact (numbers, parameters, dates) must not be
+    upside down: it would never hold."""
+    if lo.reads or hi.reads:
+        return
+    low, high = lo.fn({}), hi.fn({})
+    if low is None or high is None or type(low) is not type(high):
+        return
+    if low > high:
+        raise ConditionError(
+            pointer,
+            "empty-range",
+            f"'between' goes from {_valued(operand[0], low)} down to "
+            f"{_valued(operand[1], high)}, so it never holds",
+            f"put the low end first: [{operand[1]}, {operand[0]}]",
+        )
+
+
+def _valued(text: Any, value: Any) -> str:
+    """An operand as written, with its value when that says more (a parameter)."""
+    shown = str(_word(value))
+    return shown if str(text) == shown else f"{text} ({shown})"
+
+
 def _between(a: Any, rng: Any) -> bool:
     lo, hi = rng
     if isinstance(a, date):
@@ -662,6 +686,7 @@ def _compile_leaf(
             _want(lo, stype, f"{op_ptr}/0", opname)
             _want(hi, stype, f"{op_ptr}/1", opname)
             lf, hf = lo.fn, hi.fn
+            _check_range(lo, hi, operand, op_ptr)
             right = lambda f: (lf(f), hf(f))  # noqa: E731
             reads = reads | lo.reads | hi.reads
             text = f"{label} {op.words} {operand[0]} and {operand[1]}"
