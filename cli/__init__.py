@@ -27,6 +27,9 @@ from followup.engine import (
     load_schema,
     policy_dirs,
 )
+from followup.engine._errors import Problem
+from followup.engine._testing import check_tests_file
+from followup.engine._yaml import load_yaml
 
 from ._io import parse_as_of, read_facts
 from ._options import AS_OF, BACKEND, note_as_of
@@ -78,30 +81,79 @@ def _dirs(ctx: click.Context) -> tuple[str, ...]:
     return tuple(ctx.obj.get("policies_dir", ())) if ctx.obj else ()
 
 
+def _tests_kind(path: Path) -> str | None:
+    """ "named" for a ``*.tests.yaml`` file, "content" for another file that
+    holds test cases (``cases:`` and no rules), else None (a policy)."""
+    if path.name.endswith(".tests.yaml"):
+        return "named"
+    try:
+        data = load_yaml(path.read_bytes()).data
+    except OSError:
+        return None
+    if (
+        isinstance(data, dict)
+        and "cases" in data
+        and "rules" not in data
+        and not isinstance(data.get("policy"), dict)
+    ):
+        return "content"
+    return None
+
+
+def _check_file(path: Path, ctx: click.Context) -> tuple[str, list[Problem]]:
+    """("policy" or "tests", every problem in the file)."""
+    kind = _tests_kind(path)
+    if kind == "named":
+        return "tests", check_tests_file(path, _dirs(ctx))
+    if kind == "content":
+        return "tests", [
+            Problem(
+                "misnamed-tests",
+                "this file holds test cases (cases:), not a policy, but its name does not "
+                "end in .tests.yaml",
+                "",
+                str(path),
+                1,
+                1,
+                "name it after the policy it tests (1.0.0.yaml is tested by 1.0.0.tests.yaml "
+                "next to it), then check it again or run it with `followup test FILE`",
+            )
+        ]
+    return "policy", check_policy_file(path)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
-    """Check policy files and report every problem with file:line:column.
+    """Check policy files and test files and report every problem with file:line:column.
 
     Without PATHS, checks every policy found (bundled, $FOLLOWUP_POLICIES and
-    --policies-dir). Exit 0 when all are valid, 1 when problems were found,
-    2 when a file cannot be read.
+    --policies-dir). A test file (<version>.tests.yaml) is checked without
+    running its cases: its form, its facts, and every rule, caution, action,
+    template and derived fact it names. Exit 0 when all are valid, 1 when
+    problems were found, 2 when a file cannot be read.
     """
     files = [Path(p) for p in paths] or [r.path for r in list_policy_files(policy_dirs(_dirs(ctx)))]
     for f in files:
         if not f.is_file():
             raise click.UsageError(f"no policy file at {f}")
-    results = {str(f): check_policy_file(f) for f in files}
+    checked = {str(f): _check_file(f, ctx) for f in files}
+    results = {f: probs for f, (_, probs) in checked.items()}
     unreadable = any(p.code == "unreadable" for probs in results.values() for p in probs)
     if fmt == "json":
         click.echo(
             json.dumps(
                 {
                     "files": [
-                        {"file": f, "ok": not probs, "problems": [p.to_dict() for p in probs]}
-                        for f, probs in results.items()
+                        {
+                            "file": f,
+                            "kind": kind,
+                            "ok": not probs,
+                            "problems": [p.to_dict() for p in probs],
+                        }
+                        for f, (kind, probs) in checked.items()
                     ]
                 },
                 indent=2,
@@ -112,6 +164,8 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
         for f, probs in results.items():
             if probs:
                 click.echo(problems_text(probs))
+            elif checked[f][0] == "tests":
+                click.echo(f"{f}: ok (a test file; run its cases with `followup test {f}`)")
             else:
                 click.echo(f"{f}: ok")
         bad = sum(1 for probs in results.values() if probs)

@@ -5,6 +5,7 @@ function and picks a renderer."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from followup.engine._diff import cohort_impact, diff_policies
 from followup.engine._explain import EXPLAIN_MODES, explain, why_not
 from followup.engine._facts import normalize_facts
 from followup.engine._log import LogError, append_decision, replay
+from followup.engine._policy import semver_key
 from followup.engine._releases import list_versions, new_version, release
-from followup.engine._testing import load_tests, run_tests
+from followup.engine._testing import load_tests, policy_for_tests, run_tests
 from followup.engine._yaml import load_yaml
 
 from . import FORMAT, _dirs
@@ -139,18 +141,46 @@ def why_not_cmd(
         click.echo(why_not_text(result))
 
 
-def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path]:
+@dataclass(frozen=True)
+class _Untested:
+    """A policy version without a test file next to it."""
+
+    label: str
+    policy: Path
+    tests: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.label, "file": str(self.policy), "tests": str(self.tests)}
+
+
+def _untested_in(folder: Path) -> list[_Untested]:
+    out = []
+    for f in sorted(folder.rglob("*.yaml")):
+        if f.name.endswith(".tests.yaml"):
+            continue
+        try:
+            semver_key(f.stem)
+        except ValueError:
+            continue  # not a policy version (<name>/<semver>.yaml)
+        t = f.with_name(f"{f.stem}.tests.yaml")
+        if not t.is_file():
+            out.append(_Untested(f"{f.parent.name} {f.stem}", f, t))
+    return out
+
+
+def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path | _Untested]:
+    """The test files to run and, in their place, the policy versions that have none."""
     if not paths:
-        found = []
+        found: list[Path | _Untested] = []
         for ref in list_versions(policy_dirs(_dirs(ctx))):
             t = ref.path.with_name(f"{ref.version}.tests.yaml")
-            if t.is_file():
-                found.append(t)
+            found.append(t if t.is_file() else _Untested(f"{ref.name} {ref.version}", ref.path, t))
         return found
-    files: list[Path] = []
+    files: list[Path | _Untested] = []
     for p in map(Path, paths):
         if p.is_dir():
             files += sorted(p.rglob("*.tests.yaml"))
+            files += _untested_in(p)
         elif p.name.endswith(".tests.yaml"):
             if not p.is_file():
                 raise click.UsageError(f"no test file at {p}")
@@ -163,6 +193,10 @@ def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path]:
         else:
             raise click.UsageError(f"{p} is neither a test file, a policy file nor a folder")
     return files
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @click.command("test")
@@ -187,76 +221,121 @@ def test_cmd(
     """Run policy test cases (<version>.tests.yaml next to each policy).
 
     PATHS may be test files, policy files (their tests) or folders; without
-    PATHS, the tests of every policy found. Exit 1 when a case fails or
+    PATHS, the tests of every policy found. Policy versions without tests are
+    listed as such. Exit 1 when a case fails, a test file cannot be run or
     coverage is below --min-coverage.
     """
-    files = _test_files(paths, ctx)
+    targets = _test_files(paths, ctx)
+    files = [t for t in targets if isinstance(t, Path)]
+    untested = [t for t in targets if isinstance(t, _Untested)]
     if not files:
-        raise click.UsageError("no test files found")
+        raise click.UsageError(
+            "no test files found"
+            + "".join(
+                f"\n{u.label} has no tests: write {u.tests} (see docs/coach-guide.md)"
+                for u in untested
+            )
+        )
     coverage = coverage or min_coverage is not None
-    report: list[tuple[str, str, list[Any]]] = []
+    # in order: (file, policy label, results) run, (file, None, problems) not run, or untested
+    report: list[tuple[str, str | None, list[Any]] | _Untested] = []
     covs = []
-    problems = []
-    for f in files:
-        tests = load_tests(f)
+    for target in targets:
+        if isinstance(target, _Untested):
+            report.append(target)
+            continue
         try:
-            policy = load_policy(tests.policy_target(), policies_dir=_dirs(ctx))
-        except PolicyError as exc:
-            problems += exc.problems
+            tests = load_tests(target)
+            policy = policy_for_tests(tests, _dirs(ctx))
+        except PolicyError as exc:  # the file is reported and the others still run
+            report.append((str(target), None, list(exc.problems)))
             continue
         results = run_tests(policy, tests)
-        report.append((str(f), f"{policy.name} {policy.version}", results))
+        report.append((str(target), f"{policy.name} {policy.version}", results))
         if coverage:
             covs.append(rule_coverage(policy, [r.decision for r in results if r.decision]))
-    if problems:
-        raise PolicyError(problems)
-    passed = sum(1 for _, _, rs in report for r in rs if r.passed)
-    failed = sum(1 for _, _, rs in report for r in rs if not r.passed)
+    ran = [e for e in report if isinstance(e, tuple) and e[1] is not None]
+    broken = [e for e in report if isinstance(e, tuple) and e[1] is None]
+    passed = sum(1 for _, _, rs in ran for r in rs if r.passed)
+    failed = sum(1 for _, _, rs in ran for r in rs if not r.passed)
     low = [c for c in covs if min_coverage is not None and c.percent < min_coverage]
     if fmt == "json":
-        _dump(
-            {
-                "files": [
-                    {
-                        "file": f,
-                        "policy": label,
-                        "cases": [
-                            {
-                                "name": r.case.name,
-                                "line": r.case.line,
-                                "passed": r.passed,
-                                "mismatches": [
-                                    {
-                                        "where": m.where,
-                                        "expected": m.expected,
-                                        "actual": m.actual,
-                                        "message": m.message,
-                                    }
-                                    for m in r.mismatches
-                                ],
-                                "problems": [p.to_dict() for p in r.problems],
-                            }
-                            for r in results
-                        ],
-                    }
-                    for f, label, results in report
-                ],
-                "summary": {"passed": passed, "failed": failed, "total": passed + failed},
-                "coverage": [c.to_dict() for c in covs] if coverage else None,
-                "min_coverage": min_coverage,
-            }
-        )
+        out: dict[str, Any] = {
+            "files": [
+                {
+                    "file": f,
+                    "policy": label,
+                    "cases": [
+                        {
+                            "name": r.case.name,
+                            "line": r.case.line,
+                            "passed": r.passed,
+                            "mismatches": [
+                                {
+                                    "where": m.where,
+                                    "expected": m.expected,
+                                    "actual": m.actual,
+                                    "message": m.message,
+                                }
+                                for m in r.mismatches
+                            ],
+                            "problems": [p.to_dict() for p in r.problems],
+                        }
+                        for r in results
+                    ],
+                }
+                if label is not None
+                # a file that could not be run: its problems, no cases
+                else {
+                    "file": f,
+                    "policy": None,
+                    "cases": [],
+                    "problems": [p.to_dict() for p in results],
+                }
+                for f, label, results in (e for e in report if isinstance(e, tuple))
+            ],
+            "summary": {"passed": passed, "failed": failed, "total": passed + failed},
+            "coverage": [c.to_dict() for c in covs] if coverage else None,
+            "min_coverage": min_coverage,
+        }
+        if broken:
+            out["summary"]["files_not_run"] = len(broken)
+        if untested:
+            out["untested"] = [u.to_dict() for u in untested]
+        _dump(out)
     else:
-        lines = test_results_text(report)
+        lines: list[str] = []
+        for entry in report:
+            if isinstance(entry, _Untested):
+                lines.append(f"{entry.policy} ({entry.label})")
+                lines.append(
+                    f"  NO TESTS: nothing checks this version; write {entry.tests.name} "
+                    "next to it (see docs/coach-guide.md)"
+                )
+            elif entry[1] is None:
+                lines.append(f"{entry[0]} (not run: {_plural(len(entry[2]), 'problem')})")
+                lines += [f"  {p.render()}" for p in entry[2]]
+            else:
+                lines += test_results_text([(entry[0], entry[1], entry[2])])
         for c in covs:
             lines += coverage_text(c)
         lines.append(f"{passed} passed, {failed} failed")
+        if broken:
+            lines.append(
+                f"{_plural(len(broken), 'test file')} could not be run: "
+                + ", ".join(f for f, _, _ in broken)
+            )
+        if untested:
+            lines.append(
+                f"{_plural(len(untested), 'policy version')} without tests: "
+                + ", ".join(u.label for u in untested)
+            )
         for c in low:
             lines.append(
                 f"coverage of {c.policy} is {c.percent:g}%, below --min-coverage {min_coverage:g}%"
             )
         click.echo("\n".join(lines))
-    if failed or low:
+    if failed or low or broken:
         ctx.exit(1)
 
 
