@@ -373,11 +373,11 @@ def release_cmd(ctx: click.Context, name: str, version: str) -> None:
         click.echo(f"not released: {name} {version} has problems", err=True)
         ctx.exit(1)
     if out.failed_cases:
-        for case in out.failed_cases:
-            click.echo(f"FAIL {case}", err=True)
+        tests = str(out.tests_path or out.path)
+        failed = [(tests, f"{name} {version}", out.failed_results)]
+        click.echo("\n".join(test_results_text(failed)), err=True)
         click.echo(
-            f"not released: {len(out.failed_cases)} of {out.cases} test cases failed "
-            f"(run `followup test {out.path}` for details)",
+            f"not released: {len(out.failed_cases)} of {out.cases} test cases failed",
             err=True,
         )
         ctx.exit(1)

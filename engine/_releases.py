@@ -273,6 +273,9 @@ class ReleaseOutcome:
     sha256: str = ""
     problems: list[Problem] = field(default_factory=list)
     failed_cases: list[str] = field(default_factory=list)
+    #: the failed cases' results (``CaseResult``): what each expected and got
+    failed_results: list[Any] = field(default_factory=list)
+    tests_path: Path | None = None
     cases: int = 0
     released: bool = False
 
@@ -342,7 +345,9 @@ def release(
     policy = _semver().load_policy(v.path)
     results = run_tests(policy, tests)
     outcome.cases = len(results)
-    outcome.failed_cases = [r.case.name for r in results if not r.passed]
+    outcome.failed_results = [r for r in results if not r.passed]
+    outcome.failed_cases = [r.case.name for r in outcome.failed_results]
+    outcome.tests_path = tests_path
     if outcome.failed_cases:
         return outcome
     lock = v.path.parent / RELEASES_FILE

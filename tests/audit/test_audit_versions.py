@@ -203,3 +203,17 @@ def test_check_finds_changelog_dates_and_versions_that_cannot_be(run: Run, polic
         "invalid-date: /policy/changelog/0/date: changelog entry 1.0.0 has date '2026-02-30'" in out
     )
     assert "duplicate-changelog-version: /policy/changelog/1/version:" in out
+
+
+def test_release_shows_what_each_failed_case_expected(run: Run, policies: Path) -> None:
+    tests = policies / "demo" / "1.0.0.tests.yaml"
+    text = tests.read_text("utf-8")
+    tests.write_text(text.replace("channel: email}", "channel: phone}", 1), "utf-8")
+    out = run("release", "demo", "1.0.0", code=1)
+    assert (
+        f"{tests} (demo 1.0.0)\n  FAIL a week after the interview, ask ({tests}:2)\n" in out.stderr
+    )
+    assert "    actions[0]: no recommendation matches send_status_inquiry\n" in out.stderr
+    assert '"phone"}\n      + actual:   [{"action": "send_status_inquiry", ' in out.stderr
+    assert out.stderr.endswith("not released: 1 of 2 test cases failed\n")
+    assert not (policies / "demo" / "RELEASES").exists()
