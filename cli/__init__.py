@@ -28,6 +28,7 @@ from followup.engine import (
     policy_dirs,
 )
 from followup.engine._errors import Problem
+from followup.engine._policy import stray_policy_files
 from followup.engine._testing import check_tests_file
 from followup.engine._yaml import load_yaml
 
@@ -140,6 +141,9 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
         if not f.is_file():
             raise click.UsageError(f"no policy file at {f}")
     checked = {str(f): _check_file(f, ctx) for f in files}
+    if not paths:  # files in the policy folders that would never be read
+        for stray in stray_policy_files(policy_dirs(_dirs(ctx))):
+            checked[str(stray.file)] = ("policy", [stray])
     results = {f: probs for f, (_, probs) in checked.items()}
     unreadable = any(p.code == "unreadable" for probs in results.values() for p in probs)
     if fmt == "json":

@@ -18,7 +18,7 @@ from followup.engine._diff import cohort_impact, diff_policies
 from followup.engine._explain import EXPLAIN_MODES, explain, why_not
 from followup.engine._facts import normalize_facts
 from followup.engine._log import LogError, append_decision, replay
-from followup.engine._policy import semver_key
+from followup.engine._policy import semver_key, stray_policy_files
 from followup.engine._releases import list_versions, new_version, release
 from followup.engine._testing import load_tests, policy_for_tests, run_tests
 from followup.engine._yaml import load_yaml
@@ -389,11 +389,22 @@ def release_cmd(ctx: click.Context, name: str, version: str) -> None:
 @click.pass_context
 def policies_cmd(ctx: click.Context, fmt: str) -> None:
     """Every policy version found (bundled, $FOLLOWUP_POLICIES, --policies-dir), released or draft."""
-    versions = list_versions(policy_dirs(_dirs(ctx)))
+    dirs = policy_dirs(_dirs(ctx))
+    versions = list_versions(dirs)
+    skipped = stray_policy_files(dirs)
     if fmt == "json":
-        _dump({"policies": [v.to_dict() for v in versions]})
+        _dump(
+            {
+                "policies": [v.to_dict() for v in versions],
+                "skipped": [
+                    {"file": p.file, "problem": p.message, "fix": p.suggestion} for p in skipped
+                ],
+            }
+        )
     else:
         click.echo(policies_text(versions))
+        for p in skipped:
+            click.echo(f"skipped {p.file}: {p.message} ({p.suggestion})")
 
 
 def read_cohort(path: str) -> list[dict[str, Any]]:

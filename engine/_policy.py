@@ -36,6 +36,7 @@ __all__ = [
     "load_policy_text",
     "policy_dirs",
     "semver_key",
+    "stray_policy_files",
 ]
 
 ENGINE_VERSION = "0.1.0"
@@ -375,6 +376,55 @@ def list_policy_files(dirs: Iterable[Path]) -> list[PolicyRef]:
     return sorted(found.values(), key=lambda r: (r.name, semver_key(r.version)))
 
 
+def stray_policy_files(dirs: Iterable[Path]) -> list[Problem]:
+    """YAML files in policy folders that are never read: a policy version is
+    ``<name>/<semver>.yaml`` and its tests ``<semver>.tests.yaml``, so
+    ``1.1.yaml``, ``1.2.0.yml`` or ``v1.3.0.yaml`` would be skipped without a word."""
+    problems: list[Problem] = []
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for sub in sorted(d.iterdir()):
+            if not sub.is_dir():
+                continue
+            for f in sorted(sub.iterdir()):
+                if f.suffix not in (".yaml", ".yml") or not f.is_file():
+                    continue
+                stem = f.name[: -len(f.suffix)]
+                tests = stem.endswith(".tests")
+                version = stem[: -len(".tests")] if tests else stem
+                if f.suffix == ".yaml" and _SEMVER.match(version):
+                    continue
+                problems.append(_stray(f, version, tests))
+    return problems
+
+
+def _meant_version(version: str) -> str:
+    """The version a misnamed file most likely means: ``v1.3.0`` and ``1.1`` mean
+    1.3.0 and 1.1.0."""
+    guess = version.lstrip("vV")
+    parts = guess.split(".")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        guess += ".0"
+    return guess
+
+
+def _stray(f: Path, version: str, tests: bool) -> Problem:
+    guess = _meant_version(version)
+    ending = ".tests.yaml" if tests else ".yaml"
+    fix = guess + ending if _SEMVER.match(guess) else f"<version>{ending}, e.g. 1.0.0{ending}"
+    what = "test file" if tests else "policy version"
+    return Problem(
+        "misnamed-policy-file",
+        f"{f.name} is not read: a {what} in a policy folder is named "
+        f"<version>{ending} with a full version (1.2.0{ending})",
+        "",
+        str(f),
+        suggestion=f"rename it to {fix}",
+        value=f.name,
+    )
+
+
 def find_policy(name: str, version: str | None = None, dirs: Iterable[Path] | None = None) -> Path:
     """The file of policy ``name`` at ``version``.
 
@@ -403,8 +453,15 @@ def find_policy(name: str, version: str | None = None, dirs: Iterable[Path] | No
     for r in refs:
         if r.version == version:
             return r.path
+    strays = [
+        p.render()
+        for p in stray_policy_files(sorted({r.path.parent.parent for r in refs}))
+        if Path(str(p.file)).parent.name == name
+        and _meant_version(str(p.value).split(".y")[0]) == version
+    ]
     raise PolicyNotFound(
         f"policy '{name}' has no version {version} (versions: {', '.join(r.version for r in refs)})"
+        + (f"; {strays[0]}" if strays else "")
     )
 
 

@@ -217,3 +217,31 @@ def test_release_shows_what_each_failed_case_expected(run: Run, policies: Path) 
     assert '"phone"}\n      + actual:   [{"action": "send_status_inquiry", ' in out.stderr
     assert out.stderr.endswith("not released: 1 of 2 test cases failed\n")
     assert not (policies / "demo" / "RELEASES").exists()
+
+
+def test_misnamed_policy_files_are_reported_not_skipped(
+    run: Run, policies: Path, facts: Path
+) -> None:
+    demo = policies / "demo"
+    text = (demo / "1.0.0.yaml").read_text("utf-8")
+    for name in ("1.1.yaml", "1.2.0.yml", "v1.3.0.yaml", "1.0.0.tests.yml"):
+        (demo / name).write_text(text, "utf-8")
+    checked = run("check", code=1).stdout
+    for name, fix in (
+        ("1.1.yaml", "1.1.0.yaml"),
+        ("1.2.0.yml", "1.2.0.yaml"),
+        ("v1.3.0.yaml", "1.3.0.yaml"),
+        ("1.0.0.tests.yml", "1.0.0.tests.yaml"),
+    ):
+        assert f"{demo / name}: misnamed-policy-file: /: {name} is not read: " in checked
+        assert f"(rename it to {fix})" in checked
+    listed = json.loads(run("policies", "--format", "json").stdout)
+    assert sorted(Path(s["file"]).name for s in listed["skipped"]) == [
+        "1.0.0.tests.yml",
+        "1.1.yaml",
+        "1.2.0.yml",
+        "v1.3.0.yaml",
+    ]
+    asked = run("evaluate", str(facts), "--policy", "demo@1.2.0", code=2).output
+    assert "policy 'demo' has no version 1.2.0 (versions: 1.0.0); " in asked
+    assert "(rename it to 1.2.0.yaml)" in asked
