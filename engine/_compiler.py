@@ -176,6 +176,58 @@ class _Collector:
         self.add(exc.code, exc.pointer, exc.message, exc.suggestion, exc.value)
 
 
+def _caution_clashes(rules: list[CompiledRule], out: _Collector) -> None:
+    """One caution id, one message: a decision (and a test) names cautions by id,
+    so two rules giving the same id with different words could not be told apart."""
+    first: dict[str, tuple[str, Caution]] = {}
+    for rule in rules:
+        for action in rule.actions:
+            if not isinstance(action, Caution):
+                continue
+            seen = first.setdefault(action.id, (rule.id, action))
+            if seen[1].message != action.message:
+                out.add(
+                    "caution-id-reused",
+                    f"{action.pointer}/id",
+                    f"the caution id '{action.id}' is already used by rule {seen[0]} with "
+                    "another message",
+                    "give this caution an id of its own, or the same message",
+                    action.id,
+                )
+
+
+#: a {placeholder} in a template's subject or body
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _template_placeholders(
+    templates: Mapping[str, Mapping[str, Any]],
+    fact_types: Mapping[str, str],
+    params: Mapping[str, Any],
+    out: _Collector,
+) -> None:
+    """A template's {placeholders} name facts (or params.NAME): the candidate
+    fills them in, so a misspelt one would reach the message as it is."""
+    allowed = [*fact_types, *(f"params.{p}" for p in params)]
+    for tid, spec in templates.items():
+        for part in ("subject", "body"):
+            text = spec.get(part)
+            if not isinstance(text, str):
+                continue
+            for name in dict.fromkeys(_PLACEHOLDER.findall(text)):
+                if name in fact_types or name in allowed:
+                    continue
+                hint = did_you_mean(name, allowed)
+                out.add(
+                    "unknown-placeholder",
+                    f"/templates/{tid}/{part}",
+                    f"template {tid}: {{{name}}} in its {part} is not a fact of the policy",
+                    hint or "use a fact's name in braces, e.g. {role}, or write [words in "
+                    "square brackets] for the candidate to fill in",
+                    name,
+                )
+
+
 def _mentions(raws: list[Any]) -> frozenset[str]:
     """Every name-like word in the given raw rules (keys, values, expressions)."""
     words: set[str] = set()
@@ -249,6 +301,8 @@ def compile_policy(
             rules.append(rule)
         else:
             failed.append(raw)
+    _caution_clashes(rules, out)
+    _template_placeholders(templates, fact_types, params, out)
     # a name a broken rule mentions may well be used there: saying it is unused
     # would send the author to delete it, when the fix is in that rule
     mentioned = _mentions(failed)
