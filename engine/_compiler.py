@@ -251,6 +251,19 @@ def compile_policy(
     params: dict[str, int | float] = {
         name: spec["value"] for name, spec in doc.get("parameters", {}).items()
     }
+    for name, spec in doc.get("parameters", {}).items():
+        if spec["value"] < 0:
+            unit = spec.get("unit")
+            out.add(
+                "negative-parameter",
+                f"/parameters/{name}/value",
+                f"the parameter '{name}' is {spec['value']}"
+                + (f" {unit.replace('_', ' ')}" if unit else "")
+                + "; a number of days, hours or messages is never below 0",
+                "give the size as a positive number and subtract it where it is used, "
+                f"e.g. 'deadline - params.{name} days'",
+                spec["value"],
+            )
     derived_decl: dict[str, dict[str, Any]] = dict(doc.get("derived", {}))
     for name in derived_decl:
         if name in FACTS:
