@@ -346,10 +346,22 @@ def test_cmd(
     "--minor", "part", flag_value="minor", default=True, help="Next minor version (default)."
 )
 @click.option("--patch", "part", flag_value="patch", help="Next patch version (x.y.z+1).")
+@FORMAT
 @click.pass_context
-def new_version_cmd(ctx: click.Context, name: str, part: str) -> None:
+def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str) -> None:
     """Copy the latest released version of a policy to the next version, as an editable draft."""
     made = new_version(name, part, policy_dirs(_dirs(ctx)))
+    if fmt == "json":
+        _dump(
+            {
+                "name": name,
+                "version": made.version,
+                "file": str(made.target),
+                "copied_from": str(made.source),
+                "tests": None if made.tests is None else str(made.tests),
+            }
+        )
+        return
     click.echo(
         f"created {made.target} (version {made.version}, a draft copied from {made.source.name})"
     )
@@ -364,10 +376,27 @@ def new_version_cmd(ctx: click.Context, name: str, part: str) -> None:
 @click.command("release")
 @click.argument("name")
 @click.argument("version")
+@FORMAT
 @click.pass_context
-def release_cmd(ctx: click.Context, name: str, version: str) -> None:
+def release_cmd(ctx: click.Context, name: str, version: str, fmt: str) -> None:
     """Check a draft version and run its tests; if all pass, record its sha256 in RELEASES."""
     out = release(name, version, policy_dirs(_dirs(ctx)))
+    if fmt == "json":
+        _dump(
+            {
+                "name": name,
+                "version": version,
+                "file": str(out.path),
+                "sha256": out.sha256,
+                "released": out.released,
+                "problems": [p.to_dict() for p in out.problems],
+                "cases": out.cases,
+                "failed_cases": out.failed_cases,
+            }
+        )
+        if not out.released:
+            ctx.exit(1)
+        return
     if out.problems:
         click.echo("\n".join(p.render() for p in out.problems), err=True)
         click.echo(f"not released: {name} {version} has problems", err=True)

@@ -245,3 +245,19 @@ def test_misnamed_policy_files_are_reported_not_skipped(
     asked = run("evaluate", str(facts), "--policy", "demo@1.2.0", code=2).output
     assert "policy 'demo' has no version 1.2.0 (versions: 1.0.0); " in asked
     assert "(rename it to 1.2.0.yaml)" in asked
+
+
+def test_new_version_and_release_report_json(run: Run, policies: Path) -> None:
+    done = json.loads(run("release", "demo", "1.0.0", "--format", "json").stdout)
+    assert done["released"] is True and done["cases"] == 2 and done["problems"] == []
+    made = json.loads(run("new-version", "demo", "--format", "json").stdout)
+    assert made == {
+        "name": "demo",
+        "version": "1.1.0",
+        "file": str(policies / "demo" / "1.1.0.yaml"),
+        "copied_from": str(policies / "demo" / "1.0.0.yaml"),
+        "tests": str(policies / "demo" / "1.1.0.tests.yaml"),
+    }
+    todo = json.loads(run("release", "demo", "1.1.0", "--format", "json", code=1).stdout)
+    assert todo["released"] is False
+    assert [p["code"] for p in todo["problems"]] == ["changelog-todo"]
