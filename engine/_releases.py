@@ -91,6 +91,15 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
         target = next_version(path.stem, "minor")
     except ValueError:
         target = "a new version"
+    fix = (
+        f"restore the released file, then copy it to {target} and edit the copy: "
+        f"`followup new-version {path.parent.name} --minor`"
+    )
+    if (path.parent / f"{target}.yaml").exists():
+        fix = (
+            f"restore the released file, and make the change in {target}.yaml, which "
+            "already exists (or in a later version)"
+        )
     return Problem(
         "released-changed",
         f"version {path.stem} was released with sha256 {rel.sha256[:12]} but this file's "
@@ -99,8 +108,7 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
         file or str(path),
         1,
         1,
-        f"restore the released file, then copy it to {target} and edit the copy: "
-        f"`followup new-version {path.parent.name} --minor`",
+        fix,
     )
 
 

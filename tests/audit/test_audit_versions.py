@@ -69,6 +69,11 @@ def test_a_changed_release_is_refused_everywhere(run: Run, policies: Path, facts
     assert "released-changed" in test.output
     listed = json.loads(run("policies", "--format", "json").stdout)["policies"]
     assert next(p for p in listed if p["name"] == "demo")["status"] == "changed"
+    # with the next version already drafted, the fix is to edit that draft
+    (policies / "demo" / "1.1.0.yaml").write_bytes(released.read_bytes())
+    again = run("check", str(released), code=1).output
+    assert "make the change in 1.1.0.yaml, which already exists" in again
+    assert "followup new-version" not in again
 
 
 FAILING = """\
