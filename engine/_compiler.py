@@ -222,7 +222,8 @@ def _template_placeholders(
                     "unknown-placeholder",
                     f"/templates/{tid}/{part}",
                     f"template {tid}: {{{name}}} in its {part} is not a fact of the policy",
-                    hint or "use a fact's name in braces, e.g. {role}, or write [words in "
+                    hint
+                    or "use a fact's name in braces, e.g. {role}, or write [words in "
                     "square brackets] for the candidate to fill in",
                     name,
                 )

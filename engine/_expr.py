@@ -5,6 +5,9 @@ Policy authors write values such as ``interview_at + 48 hours`` or
 Text is tokenised and parsed by hand into a tree, type-checked against the
 known facts and parameters, then turned into plain Python closures. Nothing is
 ever passed to ``eval``: only the operators and functions listed here exist.
+An expression is refused while it is parsed when it is longer, nests deeper or
+holds a bigger number than any policy needs (the limits below): type checking
+and evaluation recurse over the tree, so they must never meet a huge one.
 
 Grammar::
 
@@ -41,6 +44,13 @@ __all__ = [
 
 Value = Any
 Fn = Callable[[Mapping[str, Any]], Value]
+
+#: numbers, names, operators and brackets in one expression (real ones have ~30)
+MAX_PARTS: Final = 256
+#: brackets, function calls and minus signs inside one another (real ones: 3)
+MAX_NESTING: Final = 32
+#: the largest number written in an expression, as for parameter values
+MAX_NUMBER: Final = 100_000
 
 
 class ExprError(Exception):
@@ -108,6 +118,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             at = len(text) - len(bad)
             raise ExprError(f"unexpected '{bad[:1]}' at character {at + 1}", at)
         kind = m.lastgroup or ""
+        if len(out) == MAX_PARTS:
+            raise _too_long(m.start(kind))
         out.append((kind, m.group(kind), m.start(kind)))
         pos = m.end()
     # "business day(s)" is two words for readability; fold it into one unit token
@@ -125,11 +137,52 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     return folded
 
 
+def _too_long(offset: int) -> ExprError:
+    return ExprError(
+        f"the expression is too long: it goes past {MAX_PARTS} parts (numbers, names, "
+        f"signs and brackets) at character {offset + 1}",
+        offset,
+        "expression-too-long",
+        "split it into steps: set a fact to one part in a 'set' action and use that fact here",
+    )
+
+
+def _number(value: str, offset: int) -> Node:
+    """A number literal, refused beyond MAX_NUMBER (checked on its digits before
+    converting it: Python refuses to convert an integer of thousands of digits)."""
+    if len(value.split(".")[0].lstrip("0")) <= len(str(MAX_NUMBER)):
+        number = float(value) if "." in value else int(value)
+        if number <= MAX_NUMBER:
+            return Node("num", offset, number)
+    shown = value if len(value) <= 20 else f"the {sum(c.isdigit() for c in value)}-digit number"
+    raise ExprError(
+        f"{shown} is out of range at character {offset + 1}: a number in an expression "
+        f"must be between -{MAX_NUMBER} and {MAX_NUMBER}",
+        offset,
+        "out-of-range",
+        "use a smaller number; 100000 days is already more than 270 years",
+    )
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0  # brackets, calls and minus signs open around the current part
+
+    def enter(self, offset: int) -> None:
+        """One level deeper (at the bracket, call or sign at offset); refused beyond MAX_NESTING."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprError(
+                f"the expression nests brackets, function calls and minus signs more than "
+                f"{MAX_NESTING} deep at character {offset + 1}",
+                offset,
+                "expression-too-deep",
+                "remove brackets that are not needed, or split the expression into steps "
+                "with 'set' actions",
+            )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -175,18 +228,22 @@ class _Parser:
     def atom(self) -> Node:
         kind, value, offset = self.take()
         if kind == "num":
-            return Node("num", offset, float(value) if "." in value else int(value))
+            return _number(value, offset)
         if kind == "date":
             try:
                 return Node("date", offset, parse_moment(value))
             except ValueError as exc:
                 raise ExprError(f"'{value}' is not a real date", offset) from exc
         if kind == "op" and value == "(":
+            self.enter(offset)
             node = self.expr()
             self.expect(")")
+            self.depth -= 1
             return node
         if kind == "op" and value == "-":
+            self.enter(offset)
             inner = self.atom()
+            self.depth -= 1
             if inner.kind == "num":
                 return Node("num", offset, -inner.value)
             raise ExprError("a minus sign can only stand before a number here", offset)
@@ -194,6 +251,7 @@ class _Parser:
             nxt = self.peek()
             if nxt is not None and nxt[1] == "(":
                 self.i += 1
+                self.enter(nxt[2])
                 args: list[Node] = []
                 if (tok := self.peek()) is not None and tok[1] == ")":
                     self.i += 1
@@ -207,6 +265,7 @@ class _Parser:
                             raise ExprError(
                                 f"expected ',' or ')' at character {tok[2] + 1}", tok[2]
                             )
+                self.depth -= 1
                 return Node("call", offset, value, tuple(args))
             if value.startswith("params."):
                 return Node("param", offset, value[len("params.") :])
@@ -227,6 +286,14 @@ def parse(text: str | int | float) -> Node:
     if isinstance(text, bool):
         raise ExprError("true/false is not a date or number")
     if isinstance(text, int | float):
+        if not -MAX_NUMBER <= text <= MAX_NUMBER:  # also NaN, which compares false
+            raise ExprError(
+                f"{text} is out of range: a number here must be between -{MAX_NUMBER} and "
+                f"{MAX_NUMBER}",
+                0,
+                "out-of-range",
+                "use an ordinary number, such as 7",
+            )
         return Node("num", 0, text)
     return _Parser(text).parse()
 
@@ -682,9 +749,16 @@ def _holidays_between(start: date, end: date, country: str | None) -> int:
     return cal.holidays_between(start, end, country)
 
 
+#: the longest expression quoted whole in an error message; longer ones are cut
+QUOTE_CHARS: Final = 120
+
+
 def describe_error(source: object, exc: ExprError) -> str:
-    """The error message, quoting the expression when it is more than a bare name."""
+    """The error message, quoting the expression when it is more than a bare name
+    (its start only when it is long: the message says at which character)."""
     text = str(source).strip()
     if text.isidentifier() or (text.startswith("params.") and text[7:].isidentifier()):
         return str(exc)
+    if len(text) > QUOTE_CHARS:
+        text = text[: QUOTE_CHARS - 3] + "..."
     return f"'{text}': {exc}"

@@ -2,13 +2,16 @@
 
 The schemas in ``followup.schemas`` are the published contracts. Validation
 errors become :class:`Problem` objects with the pointer of the offending value
-and a sentence that says what is allowed.
+and a sentence that says what is allowed. YAML can also write numbers that JSON
+cannot (``.nan``, ``.inf``) and that JSON Schema's ``minimum``/``maximum`` let
+through (NaN compares false with everything): those are reported here too.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -97,7 +100,7 @@ def _describe(error: ValidationError) -> tuple[str, str, str | None]:
     if v in ("minItems", "minProperties"):
         return "empty", "this must not be empty", hint
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return "out-of-range", f"{inst!r} is out of range ({v} {error.validator_value})", hint
+        return "out-of-range", f"{_shown(inst)} is out of range ({v} {error.validator_value})", hint
     if v == "const":
         return "bad-value", f"{inst!r} must be {error.validator_value!r}", hint
     if v == "maxLength":
@@ -165,7 +168,67 @@ def schema_problems(
                     pointer,
                     file,
                     suggestion,
-                    error.instance if not isinstance(error.instance, dict | list) else None,
+                    _json_safe(error.instance),
                 )
             )
+    reported = {p.pointer for p in problems}
+    for pointer, number in _non_finite(data):
+        if pointer not in reported:
+            pos = positions.of(pointer) if positions else None
+            problems.append(_non_finite_problem(pos, pointer, number, file))
     return sorted(problems, key=Problem.sort_key)
+
+
+def _yaml_number(number: float) -> str:
+    """How YAML writes a number JSON has no words for: .nan, .inf or -.inf."""
+    if math.isnan(number):
+        return ".nan"
+    return ".inf" if number > 0 else "-.inf"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it, with NaN and infinity written as in YAML."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _yaml_number(value)
+    return repr(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """A problem's value as JSON can hold it: no containers, no NaN or infinity."""
+    if isinstance(value, dict | list):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return _yaml_number(value)
+    return value
+
+
+def _non_finite(data: Any) -> Iterator[tuple[str, float]]:
+    """(pointer, number) of every NaN or infinite number in a document.
+
+    Iterative, not recursive: the document may be as deep as the YAML limits allow.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            yield pointer, value
+        elif isinstance(value, dict):
+            stack.extend((f"{pointer}/{escape_pointer(str(k))}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{pointer}/{i}", v) for i, v in enumerate(value))
+
+
+def _non_finite_problem(
+    pos: tuple[int, int] | None, pointer: str, number: float, file: str | None
+) -> Problem:
+    written = _yaml_number(number)
+    what = "means 'not a number'" if math.isnan(number) else "is infinite"
+    return Problem.at(
+        pos,
+        "out-of-range",
+        f"{written} {what}; only ordinary numbers can be used here",
+        pointer,
+        file,
+        "write an ordinary number, such as 7",
+        written,
+    )

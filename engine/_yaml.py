@@ -2,8 +2,10 @@
 
 Policies and facts are data, never code: documents are composed by PyYAML's
 safe composer, every node's position is kept for error messages, and the
-document is rejected when it is too large, expands aliases too much, or repeats
-a key (YAML would silently keep only the last one).
+document is rejected when it is too large, nests too deeply, expands aliases
+too much, refers to itself through an alias, or repeats a key (YAML would
+silently keep only the last one). Depth and self-reference are checked while
+the document is composed, before anything recurses over it.
 
 Scalars follow a deliberately small set of types: ``true``/``false`` are the
 only booleans (``NO`` stays the country code for Norway), and dates stay
@@ -20,14 +22,100 @@ import yaml
 
 from ._errors import Problem
 
-__all__ = ["MAX_BYTES", "MAX_NODES", "LoadedDocument", "Positions", "load_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "LoadedDocument", "Positions", "load_yaml"]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+#: lists and mappings inside one another. A policy needs about ten levels, facts
+#: two. JSON Schema validation descends nested conditions recursively (about 13
+#: Python calls a level), so this also keeps it well inside Python's recursion
+#: limit (1000 calls): a policy 60 levels deep would exhaust it.
+MAX_DEPTH = 50
+
+
+class _Refused(Exception):
+    """The composer stopped at a construct it will not build (see ``_Loader``)."""
+
+    def __init__(self, code: str, message: str, event: yaml.Event, suggestion: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        mark = event.start_mark
+        self.line = mark.line + 1 if mark else None
+        self.column = mark.column + 1 if mark else None
+        self.suggestion = suggestion
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-like booleans and no implicit timestamps."""
+    """SafeLoader with YAML 1.2-like booleans and no implicit timestamps.
+
+    Composing also refuses, before PyYAML's composer recurses too deep, a
+    document nested more than MAX_DEPTH lists and mappings deep (counting what
+    each alias brings in) and an alias used inside its own anchor (``&a [*a]``):
+    that would be an endless document.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0  # lists and mappings open around the node being composed
+        self._deepest = 0  # the deepest level reached in the collection being composed
+        self._open: set[str] = set()  # anchors of the collections being composed
+        self._heights: dict[str, int] = {}  # anchor -> levels of lists and mappings in it
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._check_alias(self._next_event())
+        elif self.check_event(yaml.CollectionStartEvent):
+            return self._compose_collection(parent, index)
+        return super().compose_node(parent, index)
+
+    def _compose_collection(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose a list or mapping one level deeper, noting its anchor's height."""
+        event = self._next_event()
+        anchor: str | None = getattr(event, "anchor", None)
+        outer = self._deepest
+        self._depth += 1
+        self._reach(self._depth, event, None)
+        start = self._deepest = self._depth
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+        if anchor is not None:
+            self._heights[anchor] = self._deepest - start + 1
+        self._deepest = max(outer, self._deepest)
+        return node
+
+    def _check_alias(self, event: yaml.Event) -> None:
+        anchor = str(getattr(event, "anchor", ""))
+        if anchor in self._open:
+            raise _Refused(
+                "recursive-alias",
+                f"the alias *{anchor} is used inside &{anchor} itself, "
+                "which would make the document endless",
+                event,
+                f"replace *{anchor} here by the values it should stand for",
+            )
+        self._reach(self._depth + self._heights.get(anchor, 0), event, anchor)
+
+    def _next_event(self) -> yaml.Event:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        return event
+
+    def _reach(self, depth: int, event: yaml.Event, alias: str | None) -> None:
+        if depth > MAX_DEPTH:
+            through = f" once the alias *{alias} is filled in" if alias else ""
+            raise _Refused(
+                "too-deep",
+                f"lists and mappings are nested more than {MAX_DEPTH} levels deep here{through}",
+                event,
+                "flatten the structure; a policy or facts file needs only a few levels",
+            )
+        self._deepest = max(self._deepest, depth)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -135,6 +223,16 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
         )
     except yaml.YAMLError as exc:
         return _fail("yaml-syntax", f"the YAML cannot be read: {exc}", file, positions)
+    except _Refused as exc:
+        return _fail(
+            exc.code,
+            exc.message,
+            file,
+            positions,
+            line=exc.line,
+            column=exc.column,
+            suggestion=exc.suggestion,
+        )
     finally:
         loader.dispose()
     if node is None:
