@@ -290,7 +290,15 @@ def compile_policy(
         k: MappingProxyType(dict(v)) for k, v in doc.get("templates", {}).items()
     }
 
-    env = Env(MappingProxyType(fact_types), MappingProxyType(params), MappingProxyType(calendars))
+    units = {
+        n: str(spec["unit"]) for n, spec in doc.get("parameters", {}).items() if "unit" in spec
+    }
+    env = Env(
+        MappingProxyType(fact_types),
+        MappingProxyType(params),
+        MappingProxyType(calendars),
+        param_units=MappingProxyType(units),
+    )
     cenv = ConditionEnv(env, choices)
 
     rules: list[CompiledRule] = []

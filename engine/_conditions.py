@@ -18,7 +18,16 @@ from typing import Any, Final
 from mypy_extensions import mypyc_attr
 
 from . import _calendar as cal
-from ._expr import Compiled, Env, ExprError, compile_node, describe_error, parse
+from ._expr import (
+    UNIT_NAMES,
+    Compiled,
+    Env,
+    ExprError,
+    compile_node,
+    describe_error,
+    parse,
+    unit_mismatch,
+)
 from ._facts import as_datetime, read_fact
 
 __all__ = [
@@ -482,6 +491,27 @@ class ConditionError(Exception):
         self.value = value
 
 
+def _want_unit(subject: str, unit: str, operand: Any, env: Env, pointer: str) -> None:
+    """A since/elapsed count in one unit compared with a parameter declared in
+    another (days against ``params.thank_you_hours``) compares the wrong numbers."""
+    if subject not in ("since", "elapsed") or not isinstance(operand, str):
+        return
+    name = operand.strip().removeprefix("params.")
+    if name == operand.strip() or name not in env.param_units:
+        return
+    problem = unit_mismatch(name, env.param_units[name], unit)
+    if problem is not None:
+        declared = env.param_units[name]
+        raise ConditionError(
+            pointer,
+            "unit-mismatch",
+            f"{subject} counts {UNIT_NAMES.get(unit, unit)}, but {problem.split(' but ')[0]}",
+            f"add 'unit: {declared}' to the condition"
+            if declared in UNIT_WORDS
+            else f"compare with a parameter declared in {UNIT_NAMES.get(unit, unit)}",
+        )
+
+
 def _expr(source: Any, env: Env, pointer: str) -> Compiled:
     try:
         return compile_node(parse(source), env, str(source))
@@ -674,6 +704,7 @@ def _compile_leaf(
         elif op.operand == "expr":
             c = _expr(operand, env.expr, op_ptr)
             _want(c, stype, op_ptr, opname)
+            _want_unit(subject, unit, operand, env.expr, op_ptr)
             right, reads = c.fn, reads | c.reads
             text = f"{label} {op.words} {operand}"
         else:  # range
@@ -685,6 +716,8 @@ def _compile_leaf(
             hi = _expr(operand[1], env.expr, f"{op_ptr}/1")
             _want(lo, stype, f"{op_ptr}/0", opname)
             _want(hi, stype, f"{op_ptr}/1", opname)
+            _want_unit(subject, unit, operand[0], env.expr, f"{op_ptr}/0")
+            _want_unit(subject, unit, operand[1], env.expr, f"{op_ptr}/1")
             lf, hf = lo.fn, hi.fn
             _check_range(lo, hi, operand, op_ptr)
             right = lambda f: (lf(f), hf(f))  # noqa: E731

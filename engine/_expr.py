@@ -376,6 +376,8 @@ class Env:
     params: Mapping[str, int | float]
     calendars: Mapping[str, CalendarDef]
     used_params: set[str] = field(default_factory=set)  # filled while compiling
+    #: parameter -> its declared unit (hours, days, weeks, business_days, count)
+    param_units: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -479,6 +481,42 @@ _DATE: Final = date  # (Final: a C variable in the compiled build, not a globals
 _UNIT_SPANS = {"hours": timedelta(hours=1), "days": _DAY, "weeks": timedelta(weeks=1)}
 
 
+def unit_mismatch(param: str, declared: str | None, used: str) -> str | None:
+    """Why a parameter declared in one unit cannot be used in another, or None."""
+    if declared is None or declared == used:
+        return None
+    return (
+        f"params.{param} is declared in {UNIT_NAMES.get(declared, declared)} but used "
+        f"as {UNIT_NAMES.get(used, used)} here"
+    )
+
+
+#: units in words
+UNIT_NAMES: Final = {
+    "hours": "hours",
+    "days": "days",
+    "weeks": "weeks",
+    "business_days": "business days",
+    "count": "a count",
+}
+
+
+def _check_param_unit(arg: Node, unit: str, env: Env, offset: int) -> None:
+    if arg.kind != "param":
+        return
+    problem = unit_mismatch(arg.value, env.param_units.get(arg.value), unit)
+    if problem is not None:
+        declared = env.param_units[arg.value]
+        raise ExprError(
+            problem,
+            offset,
+            "unit-mismatch",
+            f"write 'params.{arg.value} {UNIT_NAMES.get(declared, declared)}'"
+            if declared != "count"
+            else "use a parameter declared in the unit written here",
+        )
+
+
 def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
     it, inner = _compile(n.args[0], env)
     if it != "number":
@@ -488,6 +526,7 @@ def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
             "type-mismatch",
         )
     unit = n.value
+    _check_param_unit(n.args[0], unit, env, n.offset)
     # a number or parameter before the unit is known now: build the span once
     constant = n.args[0].kind in ("num", "param")
     if unit == "business_days":
