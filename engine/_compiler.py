@@ -238,9 +238,16 @@ def _mentions(raws: list[Any]) -> frozenset[str]:
 
 
 def compile_policy(
-    doc: Mapping[str, Any], file: str | None, positions: Positions | None
+    doc: Mapping[str, Any],
+    file: str | None,
+    positions: Positions | None,
+    skip_rules: frozenset[int] = frozenset(),
 ) -> tuple[CompiledPolicy | None, list[Problem]]:
     """Check and compile a schema-valid policy document.
+
+    Args:
+        skip_rules: indexes of rules already found invalid (by the schema):
+            left out, so that the mistakes of the other rules are found too.
 
     Returns:
         (compiled policy, []) or (None, every problem found).
@@ -305,6 +312,9 @@ def compile_policy(
     failed: list[Any] = []  # rules that did not compile: what they use is not known exactly
     seen_ids: dict[str, int] = {}
     for i, raw in enumerate(doc["rules"]):
+        if i in skip_rules:
+            failed.append(raw)
+            continue
         ptr = f"/rules/{i}"
         rid = raw["id"]
         if rid in seen_ids:
@@ -361,6 +371,8 @@ def compile_policy(
                 key=True,
             )
 
+    if skip_rules:  # the order and the readers of the others cannot be judged without them
+        return None, out.problems
     schedule, writers = _schedule(rules, out)
     if out.problems:
         return None, out.problems

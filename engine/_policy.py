@@ -184,7 +184,12 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
         ]
     problems = schema_problems("policy", doc.data, file, doc.positions)
     if problems:
-        return None, problems
+        broken = _broken_rules(problems, doc.data)
+        if broken is None:
+            return None, problems
+        # the mistakes are inside some rules: the other rules are checked too
+        _, more = compile_policy(doc.data, file, doc.positions, broken)
+        return None, sorted(problems + more, key=Problem.sort_key)
     compiled, problems = compile_policy(doc.data, file, doc.positions)
     problems += changelog_problems(doc.data["policy"], file, doc.positions.of)
     if path is not None:
@@ -198,6 +203,24 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
     if compiled is None or problems:
         return None, sorted(problems, key=Problem.sort_key)
     return Policy(compiled, hashlib.sha256(data).hexdigest(), path, doc.data), []
+
+
+def _broken_rules(problems: list[Problem], doc: Any) -> frozenset[int] | None:
+    """The indexes of the rules the schema problems are in, or None when a
+    problem lies elsewhere (then the document cannot be compiled at all)."""
+    found: set[int] = set()
+    rules = doc.get("rules") if isinstance(doc, dict) else None
+    if not isinstance(rules, list):
+        return None
+    for p in problems:
+        m = re.match(r"^/rules/(\d+)(/|$)", p.pointer)
+        if m is None or int(m.group(1)) >= len(rules):
+            return None
+        found.add(int(m.group(1)))
+    for i, rule in enumerate(rules):  # the compiler reads every rule's id
+        if i not in found and not (isinstance(rule, dict) and isinstance(rule.get("id"), str)):
+            return None
+    return frozenset(found)
 
 
 def changelog_problems(

@@ -113,3 +113,24 @@ rules:
     assert "parameter-unused" not in codes and "derived-unused" not in codes, codes
     assert "derived-never-written" not in codes
     assert codes == ["unknown-fact", "unknown-template"], codes
+
+
+def test_a_schema_mistake_in_one_rule_does_not_hide_the_mistakes_of_others() -> None:
+    bundled = Path(__file__).resolve().parent.parent / "policies" / "interview-follow-up"
+    text = (bundled / "1.0.0.yaml").read_text("utf-8")
+    edited = text.replace("    salience: 80\n", "    saliense: 80\n", 1).replace(
+        "fact: preferred_channel", "fact: preferred_chanel", 1
+    )
+    assert edited.count("saliense") == 1 and edited.count("preferred_chanel") == 1
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(edited)
+    found = sorted((p.code, p.pointer) for p in caught.value.problems)
+    assert found == [
+        ("unknown-fact", "/rules/0/when/fact"),
+        ("unknown-key", "/rules/1/saliense"),
+    ]
+    # a mistake outside the rules still stops there: the rules cannot be judged without it
+    broken = edited.replace("  thank_you_hours:\n    value: 48", "  thank_you_hours:\n    valu: 48")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(broken)
+    assert {p.code for p in caught.value.problems} == {"unknown-key", "missing-key"}
