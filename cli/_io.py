@@ -11,8 +11,9 @@ from typing import Any
 import click
 
 from followup.engine import FactsError, Problem
+from followup.engine._errors import show_value
 from followup.engine._facts import parse_moment
-from followup.engine._yaml import MAX_BYTES, MAX_DEPTH, load_yaml
+from followup.engine._yaml import MAX_BYTES, MAX_DEPTH, Positions, escape_pointer, load_yaml
 
 
 def read_facts(path: str) -> tuple[Any, str, Any]:
@@ -26,16 +27,51 @@ def read_facts(path: str) -> tuple[Any, str, Any]:
         except OSError as exc:
             raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         name = path
+    positions: Positions
     if name.endswith(".json"):
-        return _read_json(text, name), name, None
-    doc = load_yaml(text, name)
-    if doc.problems:
-        raise FactsError(doc.problems)
-    return doc.data, name, doc.positions
+        data, positions = _read_json(text, name)
+    else:
+        doc = load_yaml(text, name)
+        if doc.problems:
+            raise FactsError(doc.problems)
+        data, positions = doc.data, doc.positions
+    if not isinstance(data, dict):
+        raise FactsError([_not_facts(data, name, positions, json_file=name.endswith(".json"))])
+    return data, name, positions
 
 
-def _read_json(data: bytes, name: str) -> Any:
-    """A JSON facts document, within the same size and nesting limits as YAML."""
+def _not_facts(data: Any, name: str, positions: Positions, *, json_file: bool) -> Problem:
+    """The whole file is empty, or is a list or a single value instead of facts."""
+    example = (
+        '{"interview_at": "2026-03-02", "stage": "final"}'
+        if json_file
+        else "'interview_at: 2026-03-02', one fact a line"
+    )
+    if data is None:
+        what, fix = "is empty", "add the facts you know; interview_at is required"
+    elif isinstance(data, list):
+        what = "holds a list"
+        fix = (
+            f"for one interview, {'remove the [ ] around it' if json_file else 'remove the - in front'}; "
+            "for several, write one object a line in a .jsonl file for `followup batch`"
+        )
+    else:
+        kind = {str: "only text", bool: "only true or false"}.get(type(data), "only a number")
+        what, fix = f"holds {kind}", "write each fact as its name and its value"
+    return Problem.at(
+        positions.of("") or (1, 1),
+        "facts-not-mapping",
+        f"the file {what}; a facts file names the facts about one interview with their "
+        f"values, such as {example}",
+        "",
+        name,
+        fix,
+    )
+
+
+def _read_json(data: bytes, name: str) -> tuple[Any, Positions]:
+    """A JSON facts document, within the same size and nesting limits as YAML, and
+    without repeated keys (JSON readers silently keep the last, YAML refuses them)."""
     if len(data) > MAX_BYTES:
         raise FactsError(
             [
@@ -49,20 +85,156 @@ def _read_json(data: bytes, name: str) -> Any:
                 )
             ]
         )
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        mapping = dict(items)
+        repeated = repeated or len(mapping) != len(items)
+        return mapping
+
     try:
         text = data.decode(json.detect_encoding(data), "surrogatepass")  # as json.loads does
+        if not text.strip():
+            return None, Positions()
         _check_json_depth(text, name)
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except UnicodeDecodeError as exc:
+        raise FactsError([_not_utf8_json(data, exc, name)]) from exc
+    except json.JSONDecodeError as exc:
         problem = Problem(
             "json-syntax",
-            f"the JSON cannot be read: {getattr(exc, 'msg', exc)}",
+            f"the JSON cannot be read: {exc.msg}",
             "",
             name,
-            getattr(exc, "lineno", None),
-            getattr(exc, "colno", None),
+            exc.lineno,
+            exc.colno,
+            _json_fix(exc.msg),
         )
         raise FactsError([problem]) from exc
+    positions = _JsonPositions(text)
+    if repeated:
+        raise FactsError(
+            [
+                Problem.at(
+                    second,
+                    "duplicate-key",
+                    f"the key '{key}' appears twice in this object, at line {first[0]} "
+                    f"column {first[1]} and at line {second[0]} column {second[1]}; "
+                    "JSON readers would silently keep only the last",
+                    pointer,
+                    name,
+                    "remove or rename one of them",
+                    key,
+                )
+                for key, pointer, first, second in positions.repeated()
+            ]
+        )
+    return value, positions
+
+
+def _not_utf8_json(data: bytes, exc: UnicodeDecodeError, name: str) -> Problem:
+    """The first byte of a JSON file that is not UTF-8, at its line and column."""
+    problem = load_yaml(data, name).problems[0]  # the same words as for YAML files
+    if problem.code == "not-utf8":
+        return problem
+    return Problem("not-utf8", f"the file is not UTF-8 text ({exc.reason})", "", name, 1, 1)
+
+
+def _json_fix(msg: str) -> str | None:
+    """A fix for the JSON syntax errors people make when they edit by hand."""
+    if msg.startswith("Expecting property name"):
+        return "remove the comma after the last item, or put the key in double quotes"
+    if msg.startswith("Expecting ',' delimiter"):
+        return "add a comma between the items, or close the brackets that are open"
+    if msg.startswith("Expecting value"):
+        return "write a value here: text in double quotes, a number, true, false or null"
+    if msg.startswith("Invalid control character"):
+        return "write line breaks and tabs inside text as \\n and \\t"
+    if msg.startswith("Extra data"):
+        return "a facts file holds one object { ... }; remove what follows it"
+    return None
+
+
+#: one JSON string, or the first character of anything else (in a valid document)
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s]')
+
+
+class _JsonPositions(Positions):
+    """Positions of the values and keys of a valid JSON document, found on first use."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text: str | None = text
+        self._repeated: list[tuple[str, str, tuple[int, int], tuple[int, int]]] = []
+
+    def of(self, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
+        self._scan()
+        return super().of(pointer, key=key)
+
+    def repeated(self) -> list[tuple[str, str, tuple[int, int], tuple[int, int]]]:
+        """(key, pointer, first position, second position) of every repeated key."""
+        self._scan()
+        return self._repeated
+
+    def _scan(self) -> None:
+        """One pass over the tokens, keeping where each value and each key starts."""
+        text, self._text = self._text, None
+        if text is None:
+            return
+        stack: list[_Open] = []  # the lists and objects open around the token
+        line, line_start, seen = 1, 0, 0
+        for match in _JSON_TOKEN.finditer(text):
+            at, token = match.start(), match.group()
+            newlines = text.count("\n", seen, at)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", seen, at) + 1
+            seen = at
+            position = (line, at - line_start + 1)
+            top = stack[-1] if stack else None
+            if token == ":":
+                continue
+            if token == ",":
+                if top is not None and top.keys is not None:
+                    top.key = None  # a key comes next
+                continue
+            if token in "]}":
+                stack.pop()
+                continue
+            if top is not None and top.keys is not None and top.key is None:
+                top.key = json.loads(token)
+                child = f"{top.pointer}/{escape_pointer(top.key)}"
+                if top.key in top.keys:
+                    self._repeated.append((top.key, child, top.keys[top.key], position))
+                else:
+                    top.keys[top.key] = position
+                    self.put(child, position, key=True)
+                continue
+            if top is None:
+                pointer = ""
+            elif top.keys is not None:
+                pointer = f"{top.pointer}/{escape_pointer(top.key or '')}"
+            else:
+                pointer = f"{top.pointer}/{top.index}"
+                top.index += 1
+            self.put(pointer, position)
+            if token in "[{":
+                stack.append(_Open(pointer, {} if token == "{" else None))
+
+
+class _Open:
+    """A list or object open while scanning JSON: its pointer, the next item's
+    index (lists) or the key being read (objects; None until it is read), and the
+    keys seen so far with their positions (objects only)."""
+
+    __slots__ = ("index", "key", "keys", "pointer")
+
+    def __init__(self, pointer: str, keys: dict[str, tuple[int, int]] | None) -> None:
+        self.pointer = pointer
+        self.keys = keys
+        self.key: str | None = None
+        self.index = 0
 
 
 #: the characters that open or close a list, a mapping or a string, or escape
@@ -117,6 +289,6 @@ def parse_as_of(value: str | None) -> Any:
         return parse_moment(value)
     except (ValueError, OverflowError) as exc:
         raise click.BadParameter(
-            f"{value!r} is not an ISO date (2026-03-02) or date-time (2026-03-02T14:30)",
+            f"{show_value(value)} is not an ISO date (2026-03-02) or date-time (2026-03-02T14:30)",
             param_hint="--as-of",
         ) from exc

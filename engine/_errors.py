@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,8 @@ __all__ = [
     "PolicyNotFound",
     "Problem",
     "did_you_mean",
+    "show_value",
+    "yaml_number",
 ]
 
 
@@ -90,11 +94,118 @@ class Problem:
 
 
 def _jsonable(value: Any) -> Any:
+    """A problem's value as strict JSON can hold it (``--format json`` must parse
+    anywhere): NaN and infinities as YAML writes them (.nan, .inf, -.inf, as the
+    messages do), dates as ISO text, anything else unusual as text."""
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return _json_value(value, 0)
     return value
+
+
+def _json_value(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else yaml_number(value)
+    if depth >= _MAX_SHOWN_DEPTH:
+        return show_value(value)
+    if isinstance(value, dict):
+        return {str(k): _json_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_value(v, depth + 1) for v in value]
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(value)
+
+
+def yaml_number(number: float) -> str:
+    """How YAML writes a number JSON has no words for: .nan, .inf or -.inf."""
+    if math.isnan(number):
+        return ".nan"
+    return ".inf" if number > 0 else "-.inf"
+
+
+#: text YAML reads back as the same text without quotes (in a list or mapping
+#: written on one line): words, and expressions such as ``interview_at + 2 days``
+_PLAIN = re.compile(r"[A-Za-z_$][\w$.@/+*()'-]*(?: [\w$.@/+*()'-]+)*")
+#: plain words YAML (1.1, as most editors read it) would not take as text
+_NOT_TEXT = {"true", "false", "yes", "no", "on", "off", "null"}
+#: lists and mappings shown inside one another before "…" stands for the rest
+_MAX_SHOWN_DEPTH = 4
+
+
+class _Full(Exception):
+    """The text of a value being shown reached its length limit."""
+
+
+def show_value(value: Any, limit: int = 80, *, quote: bool = True) -> str:
+    """A value as a message quotes it: the way it is written in YAML (or JSON).
+
+    ``true`` not True, ``null``, ``.nan``, text in single quotes (double quotes
+    with escapes when it holds a tab or line break), lists as ``[a, b]`` and
+    mappings as ``{key: value}``; cut with "…" after about ``limit`` characters.
+    With ``quote=False``, text YAML would read back unchanged is not quoted
+    (as inside a list or mapping).
+    """
+    out: list[str] = []
+    budget = [limit]
+
+    def put(text: str) -> None:
+        out.append(text)
+        budget[0] -= len(text)
+        if budget[0] < 0:
+            raise _Full
+
+    def walk(item: Any, depth: int, quoted: bool) -> None:
+        if isinstance(item, dict | list | tuple) and depth >= _MAX_SHOWN_DEPTH:
+            put("{…}" if isinstance(item, dict) else "[…]")
+        elif isinstance(item, dict):
+            put("{")
+            for i, (key, sub) in enumerate(item.items()):
+                put(", " if i else "")
+                walk(key, depth + 1, False)
+                put(": ")
+                walk(sub, depth + 1, False)
+            put("}")
+        elif isinstance(item, list | tuple):
+            put("[")
+            for i, sub in enumerate(item):
+                put(", " if i else "")
+                walk(sub, depth + 1, False)
+            put("]")
+        else:
+            put(_scalar(item, quoted))
+
+    try:
+        walk(value, 0, quote)
+    except _Full:
+        return "".join(out)[:limit].rstrip() + "…"
+    return "".join(out)
+
+
+def _scalar(value: Any, quote: bool) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if value.bit_length() > 100:
+            return f"a number of about {value.bit_length() * 3 // 10} digits"
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else yaml_number(value)
+    text: str
+    if isinstance(value, str):
+        text = value
+    else:
+        isoformat = getattr(value, "isoformat", None)
+        text = str(isoformat() if callable(isoformat) else value)
+    if not quote and _PLAIN.fullmatch(text) and text.lower() not in _NOT_TEXT:
+        return text
+    if any(c < " " or c == "\x7f" for c in text):
+        return json.dumps(text, ensure_ascii=False)  # YAML reads JSON's escapes
+    return "'" + text.replace("'", "''") + "'"
 
 
 class FollowupError(Exception):

@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from ._errors import Problem, did_you_mean
+from ._errors import Problem, did_you_mean, show_value, yaml_number
 from ._yaml import Positions, escape_pointer
 
 __all__ = ["SCHEMA_NAMES", "load_schema", "schema_problems", "validator"]
@@ -47,18 +47,74 @@ def _pointer(path: Any) -> str:
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:
-    """The most specific errors under an ``anyOf``/``oneOf``/``if`` failure."""
+    """The most specific errors under an ``anyOf``/``oneOf``/``if`` failure.
+
+    Branches that want another type than the value has say nothing useful when
+    another branch takes that type (a row ``finance: 99999999999`` is a number
+    out of range, not text without quotes): only the branches of the value's
+    type are kept. When no branch takes it, the error itself is the leaf, and
+    ``_describe`` names every type the branches allow, once.
+    """
     if error.context:
+        wrong = _wrong_type_branches(error)
+        fitting = [sub for sub in error.context if _branch(sub) not in wrong]
+        if not fitting:
+            yield error
+            return
         # keep the branch that got furthest into the document
-        deepest = max(len(e.absolute_path) for e in error.context)
-        for sub in error.context:
+        deepest = max(len(e.absolute_path) for e in fitting)
+        for sub in fitting:
             if len(sub.absolute_path) == deepest:
                 yield from _leaves(sub)
     else:
         yield error
 
 
-def _describe(error: ValidationError) -> tuple[str, str, str | None]:
+def _branch_types(error: ValidationError) -> list[str]:
+    """Every type the branches of an ``anyOf``/``oneOf`` allow."""
+    types: list[str] = []
+    for sub in error.context or ():
+        if sub.validator == "type":
+            value = sub.validator_value
+            types += value if isinstance(value, list) else [value]
+    return types
+
+
+def _branch(sub: ValidationError) -> Any:
+    return sub.relative_schema_path[0] if sub.relative_schema_path else None
+
+
+def _wrong_type_branches(error: ValidationError) -> set[Any]:
+    """The branches of an ``anyOf``/``oneOf`` that want another type than the value's."""
+    return {
+        _branch(sub)
+        for sub in error.context or ()
+        if sub.validator == "type" and sub.absolute_path == error.absolute_path
+    }
+
+
+#: JSON Schema's types in words for coaches, with the schema's own word where
+#: editors use it too ("Incorrect type. Expected array")
+_WANTED = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list (array)",
+    "object": "a set of keys (object)",
+    "null": "nothing",
+}
+
+
+def _wanted(types: Any, *, schema_words: bool = True) -> str:
+    """The types a place takes, in words ("a number or text")."""
+    words = [_WANTED.get(t, str(t)) for t in (types if isinstance(types, list) else [types])]
+    if not schema_words:
+        words = [w.split(" (")[0] for w in words]
+    return " or ".join(dict.fromkeys(words))
+
+
+def _describe(error: ValidationError, root: dict[str, Any]) -> tuple[str, str, str | None]:
     """(code, message, suggestion) for one leaf error."""
     v = error.validator
     inst = error.instance
@@ -77,49 +133,186 @@ def _describe(error: ValidationError) -> tuple[str, str, str | None]:
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         return "missing-key", f"the key '{missing}' is required here", hint
+    if v in ("anyOf", "oneOf"):  # no branch takes the value's type (see _leaves)
+        v, want = "type", _branch_types(error)
+    else:
+        want = error.validator_value
+    if inst is None and v in ("type", "enum", "const"):
+        expected = (
+            _wanted(want)
+            if v == "type"
+            else f"one of {_choices(error.validator_value)}"
+            if v == "enum"
+            else show_value(error.validator_value)
+        )
+        return (
+            "wrong-type" if v == "type" else "bad-value",
+            f"{_field(error)} is empty; expected {expected}",
+            hint or _what_goes_there(error, want if v == "type" else None, root),
+        )
     if v == "enum":
         choices = [str(c) for c in error.validator_value]
         return (
             "bad-value",
-            f"{inst!r} is not allowed; use one of {', '.join(choices)}",
+            f"{show_value(inst)} is not allowed; use one of {_choices(error.validator_value)}",
             did_you_mean(str(inst), choices),
         )
     if v == "type":
-        want = error.validator_value
-        words = " or ".join(want) if isinstance(want, list) else str(want)
-        sugg = hint
-        if want == "string" and isinstance(inst, int | float):
-            sugg = sugg or f"put quotes around it: '{inst}'"
-        return "wrong-type", f"{inst!r} is a {_json_type(inst)}; expected {words}", sugg
+        return (
+            "wrong-type",
+            f"{show_value(inst)} is {_a(inst)}; expected {_wanted(want)}",
+            hint or _type_fix(inst, want),
+        )
     if v == "pattern":
         return (
             "bad-format",
-            f"{inst!r} does not have the expected form",
+            f"{show_value(inst)} does not have the expected form",
             hint or f"it must match {error.validator_value}",
         )
     if v in ("minItems", "minProperties"):
         return "empty", "this must not be empty", hint
+    if v == "minLength":
+        return "empty", "this text must not be empty", hint
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return "out-of-range", f"{_shown(inst)} is out of range ({v} {error.validator_value})", hint
+        return (
+            "out-of-range",
+            f"{show_value(inst)} is out of range ({v} {show_value(error.validator_value)})",
+            hint,
+        )
     if v == "const":
-        return "bad-value", f"{inst!r} must be {error.validator_value!r}", hint
+        return (
+            "bad-value",
+            f"{show_value(inst)} must be {show_value(error.validator_value)}",
+            hint,
+        )
     if v == "maxLength":
         return "too-long", f"this text is longer than {error.validator_value} characters", hint
+    if v == "maxProperties" and isinstance(inst, dict):
+        n = error.validator_value
+        return (
+            "too-many-keys",
+            f"at most {n} key{'s' if n != 1 else ''} can be written here, "
+            f"not {len(inst)} ({', '.join(map(str, inst))})",
+            hint or "keep one and move the others to their own item",
+        )
+    if v == "maxItems" and isinstance(inst, list):
+        return (
+            "too-many-items",
+            f"at most {error.validator_value} items can be listed here, not {len(inst)}",
+            hint,
+        )
     return "schema", error.message, hint
 
 
-def _json_type(v: Any) -> str:
+def _choices(values: Any) -> str:
+    return ", ".join(show_value(c, limit=40, quote=False) for c in values)
+
+
+def _a(v: Any) -> str:
+    """What a value is, in words."""
     if isinstance(v, bool):
-        return "boolean"
+        return "a true/false value"
     if isinstance(v, int | float):
-        return "number"
+        return "a number"
     if isinstance(v, str):
         return "text"
     if isinstance(v, list):
-        return "list"
+        return "a list"
     if isinstance(v, dict):
-        return "mapping"
-    return "null" if v is None else type(v).__name__
+        return "a set of keys"
+    return "empty" if v is None else "an unusual value"
+
+
+def _type_fix(inst: Any, want: Any) -> str | None:
+    """How to turn the value into the type the place wants, where that is clear."""
+    wants = set(want) if isinstance(want, list) else {want}
+    if wants == {"string"} and isinstance(inst, int | float) and not isinstance(inst, bool):
+        return f"put quotes around it: '{show_value(inst)}'"
+    if wants == {"string"} and isinstance(inst, bool):
+        return f"put quotes around it if it is meant as text: '{show_value(inst)}'"
+    if isinstance(inst, str) and wants & {"number", "integer"}:
+        try:
+            float(inst)
+        except ValueError:
+            return None
+        return f"remove the quotes: {inst.strip()}"
+    if isinstance(inst, str) and "boolean" in wants:
+        return "write true or false, without quotes"
+    if isinstance(inst, dict) and "array" in wants:
+        return "make it a list: start each item on its own line with '- '"
+    if isinstance(inst, list) and "object" in wants:
+        return "write its keys as 'key: value' lines, without '- ' in front"
+    return None
+
+
+def _field(error: ValidationError) -> str:
+    """The place of an error in words: 'when', item 2 of 'cite', the document."""
+    path = list(error.absolute_path)
+    if not path:
+        return "the document"
+    if isinstance(path[-1], int):
+        parent = f" of '{path[-2]}'" if len(path) > 1 else ""
+        return f"item {path[-1] + 1}{parent}"
+    return f"'{path[-1]}'"
+
+
+def _what_goes_there(error: ValidationError, want: Any, root: dict[str, Any]) -> str | None:
+    """A suggestion for an empty value: what to write there."""
+    path = list(error.absolute_path)
+    after = (
+        "after the '- '"
+        if path and isinstance(path[-1], int)
+        else (f"after '{path[-1]}:'" if path else "in the file")
+    )
+    below = (
+        f"on the lines below '{path[-1]}:'"
+        if path and not isinstance(path[-1], int)
+        else "below it"
+    )
+    wants = set(want) if isinstance(want, list) else {want}
+    if wants == {"object"}:
+        keys = _keys(error.schema, root)
+        such = f", such as {', '.join(keys[:4])}" if keys else ""
+        return f"write its keys {below}, indented further{such}"
+    if wants == {"array"}:
+        items = (
+            _resolve(error.schema.get("items", {}), root) if isinstance(error.schema, dict) else {}
+        )
+        keys = _keys(items, root) if items.get("type") == "object" else []
+        such = f"; each item has keys such as {', '.join(keys[:3])}" if keys else ""
+        return f"write its items {below}, each starting with '- '{such}"
+    if want is None:  # enum or const
+        return f"write one of the allowed values {after}"
+    return f"write {_wanted(want, schema_words=False)} {after}"
+
+
+def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+    """A schema with a local ``$ref`` (#/$defs/name) followed."""
+    for _ in range(10):
+        if not isinstance(schema, dict):
+            return {}
+        ref = schema.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return schema
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        schema = target
+    return {}
+
+
+def _keys(schema: Any, root: dict[str, Any]) -> list[str]:
+    """The keys a mapping there may hold: required ones first, then the rest,
+    following ``if``/``else`` chains (a condition is all, any, not or a test)."""
+    keys: list[str] = []
+    for _ in range(10):
+        schema = _resolve(schema, root)
+        if not schema:
+            break
+        keys += [*schema.get("required", ()), *schema.get("properties", {})]
+        keys += _resolve(schema.get("if", {}), root).get("required", [])
+        schema = schema.get("else")
+    return list(dict.fromkeys(k for k in keys if isinstance(k, str)))
 
 
 def schema_problems(
@@ -128,9 +321,10 @@ def schema_problems(
     """Every schema violation of ``data`` against the named schema, as problems."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
+    root = load_schema(name)
     for top in validator(name).iter_errors(data):
         for error in _leaves(top):
-            code, message, suggestion = _describe(error)
+            code, message, suggestion = _describe(error, root)
             pointer = _pointer(error.absolute_path)
             if error.validator == "additionalProperties":
                 extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
@@ -179,26 +373,12 @@ def schema_problems(
     return sorted(problems, key=Problem.sort_key)
 
 
-def _yaml_number(number: float) -> str:
-    """How YAML writes a number JSON has no words for: .nan, .inf or -.inf."""
-    if math.isnan(number):
-        return ".nan"
-    return ".inf" if number > 0 else "-.inf"
-
-
-def _shown(value: Any) -> str:
-    """A value as a message quotes it, with NaN and infinity written as in YAML."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return _yaml_number(value)
-    return repr(value)
-
-
 def _json_safe(value: Any) -> Any:
     """A problem's value as JSON can hold it: no containers, no NaN or infinity."""
     if isinstance(value, dict | list):
         return None
     if isinstance(value, float) and not math.isfinite(value):
-        return _yaml_number(value)
+        return yaml_number(value)
     return value
 
 
@@ -221,7 +401,7 @@ def _non_finite(data: Any) -> Iterator[tuple[str, float]]:
 def _non_finite_problem(
     pos: tuple[int, int] | None, pointer: str, number: float, file: str | None
 ) -> Problem:
-    written = _yaml_number(number)
+    written = yaml_number(number)
     what = "means 'not a number'" if math.isnan(number) else "is infinite"
     return Problem.at(
         pos,

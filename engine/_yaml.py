@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ._errors import Problem
+from ._errors import Problem, show_value
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "LoadedDocument", "Positions", "load_yaml"]
 
@@ -146,6 +146,10 @@ class Positions:
     def add_key(self, pointer: str, node: yaml.Node) -> None:
         self._keys.setdefault(pointer, (node.start_mark.line + 1, node.start_mark.column + 1))
 
+    def put(self, pointer: str, position: tuple[int, int], *, key: bool = False) -> None:
+        """Record a position found without a YAML node (in a JSON document)."""
+        (self._keys if key else self._at).setdefault(pointer, position)
+
     def of(self, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
         """Position of the value at pointer (or of its key), else of the nearest parent."""
         if key and pointer in self._keys:
@@ -190,15 +194,11 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
                 file,
                 positions,
             )
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return _fail(
-                "not-utf8",
-                f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                file,
-                positions,
-            )
+            return _not_utf8(raw, exc, file, positions)
     if len(text) > MAX_BYTES:
         return _fail(
             "too-large",
@@ -211,6 +211,8 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is not None and _is_tab(text, mark.index, str(exc.problem)):
+            return _tab(text, mark, file, positions)
         what = exc.problem or exc.context or "invalid YAML"
         return _fail(
             "yaml-syntax",
@@ -257,6 +259,51 @@ def _fail(
 ) -> LoadedDocument:
     return LoadedDocument(
         None, positions, (Problem(code, message, "", file, line, column, suggestion),)
+    )
+
+
+def _not_utf8(
+    data: bytes, exc: UnicodeDecodeError, file: str | None, positions: Positions
+) -> LoadedDocument:
+    """Where the first byte that is not UTF-8 is, by line and column, and what it
+    most likely is: a file saved as Latin-1 or Windows-1252 by an older editor."""
+    start = data.rfind(b"\n", 0, exc.start) + 1
+    line = data.count(b"\n", 0, start) + 1
+    column = len(data[start : exc.start].decode("utf-8", "replace")) + 1
+    byte = data[exc.start]
+    guess = bytes([byte]).decode("cp1252", "replace")
+    readable = guess.isprintable() and not guess.isspace() and guess != "\ufffd"
+    like = f"; in the older Latin-1 encoding it is '{guess}'" if readable else ""
+    return _fail(
+        "not-utf8",
+        f"the file is not UTF-8 text: the byte 0x{byte:02X} at line {line} column {column} "
+        f"is not a UTF-8 character{like}",
+        file,
+        positions,
+        line=line,
+        column=column,
+        suggestion="save the file as UTF-8: most editors offer it under Save with Encoding",
+    )
+
+
+def _is_tab(text: str, index: int, problem: str) -> bool:
+    """Whether PyYAML stopped at a tab because it is a tab."""
+    at_tab = 0 <= index < len(text) and text[index] == "\t"
+    return at_tab and ("'\\t'" in problem or "tab" in problem)
+
+
+def _tab(text: str, mark: Any, file: str | None, positions: Positions) -> LoadedDocument:
+    """A tab where YAML wants spaces: in the indentation, or between words."""
+    line, column = mark.line + 1, mark.column + 1
+    before = text[text.rfind("\n", 0, mark.index) + 1 : mark.index]
+    if before.strip(" \t") in ("", "-"):
+        message = f"a tab is used for indentation at line {line} column {column}; YAML needs spaces"
+        suggestion = "replace the tab with spaces"
+    else:
+        message = f"a tab is used at line {line} column {column}; YAML needs spaces here"
+        suggestion = "replace the tab with a space"
+    return _fail(
+        "yaml-syntax", message, file, positions, line=line, column=column, suggestion=suggestion
     )
 
 
@@ -356,9 +403,34 @@ class _Walker:
             return str(node.value)
         try:
             return self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:  # e.g. an invalid !!int
-            self._problem("yaml-value", f"the value cannot be read: {exc}", pointer, node)
+        except (yaml.YAMLError, ArithmeticError, LookupError, TypeError, ValueError):
+            # a tag that does not fit the value (!!int abc, !!bool maybe), or an
+            # integer of thousands of digits that Python refuses to convert
+            kind = _TAG_WORDS.get(node.tag, "a value of its type")
+            tag = "!!" + str(node.tag).rsplit(":", 1)[-1]
+            if _tagged(node):
+                message = f"{show_value(str(node.value))} cannot be read as {kind} ({tag})"
+                suggestion = f"write {kind}, or remove {tag} to keep it as text"
+            else:
+                message = f"the number {show_value(str(node.value), 20)[1:]} is too long to read"
+                suggestion = "write a smaller number"
+            self._problem("yaml-value", message, pointer, node, suggestion)
             return None
+
+
+def _tagged(node: yaml.Node) -> bool:
+    """Whether the node's tag is written in the document (``!!int 12``)."""
+    mark = node.start_mark
+    buffer: str = getattr(mark, "buffer", None) or ""
+    return buffer[mark.pointer : mark.pointer + 1] == "!"
+
+
+_TAG_WORDS = {
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:null": "an empty value",
+}
 
 
 _PLAIN_TAGS = {
