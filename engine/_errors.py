@@ -148,40 +148,50 @@ def show_value(value: Any, limit: int = 80, *, quote: bool = True) -> str:
     With ``quote=False``, text YAML would read back unchanged is not quoted
     (as inside a list or mapping).
     """
-    out: list[str] = []
-    budget = [limit]
+    shown = _Shown(limit)
+    try:
+        shown.walk(value, 0, quote)
+    except _Full:
+        return "".join(shown.out)[:limit].rstrip() + "…"
+    return "".join(shown.out)
 
-    def put(text: str) -> None:
-        out.append(text)
-        budget[0] -= len(text)
-        if budget[0] < 0:
+
+class _Shown:
+    """The text of a value being shown (a class, not nested functions: those
+    would make a reference cycle on every call, which only the cyclic
+    collector frees, and batch runs let that collector run rarely)."""
+
+    __slots__ = ("budget", "out")
+
+    def __init__(self, limit: int) -> None:
+        self.out: list[str] = []
+        self.budget = limit
+
+    def put(self, text: str) -> None:
+        self.out.append(text)
+        self.budget -= len(text)
+        if self.budget < 0:
             raise _Full
 
-    def walk(item: Any, depth: int, quoted: bool) -> None:
+    def walk(self, item: Any, depth: int, quoted: bool) -> None:
         if isinstance(item, dict | list | tuple) and depth >= _MAX_SHOWN_DEPTH:
-            put("{…}" if isinstance(item, dict) else "[…]")
+            self.put("{…}" if isinstance(item, dict) else "[…]")
         elif isinstance(item, dict):
-            put("{")
+            self.put("{")
             for i, (key, sub) in enumerate(item.items()):
-                put(", " if i else "")
-                walk(key, depth + 1, False)
-                put(": ")
-                walk(sub, depth + 1, False)
-            put("}")
+                self.put(", " if i else "")
+                self.walk(key, depth + 1, False)
+                self.put(": ")
+                self.walk(sub, depth + 1, False)
+            self.put("}")
         elif isinstance(item, list | tuple):
-            put("[")
+            self.put("[")
             for i, sub in enumerate(item):
-                put(", " if i else "")
-                walk(sub, depth + 1, False)
-            put("]")
+                self.put(", " if i else "")
+                self.walk(sub, depth + 1, False)
+            self.put("]")
         else:
-            put(_scalar(item, quoted))
-
-    try:
-        walk(value, 0, quote)
-    except _Full:
-        return "".join(out)[:limit].rstrip() + "…"
-    return "".join(out)
+            self.put(_scalar(item, quoted))
 
 
 def _scalar(value: Any, quote: bool) -> str:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
 
-from ._errors import FactsError, Problem, did_you_mean
+from ._errors import FactsError, Problem, did_you_mean, show_value
 
 __all__ = [
     "ACTIONS",
@@ -442,6 +442,17 @@ def _problem(
     problems.append(Problem.at(pos, code, message, pointer, file, suggestion, value))
 
 
+def _kind_of(value: Any) -> str:
+    """What was given instead of facts, for a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, list | tuple):
+        return f"a list {show_value(value)}"
+    if isinstance(value, str):
+        return f"the text {show_value(value)}"
+    return f"the value {show_value(value)}"
+
+
 def normalize_facts(
     raw: Any,
     *,
@@ -475,7 +486,8 @@ def normalize_facts(
             file,
             "facts-not-mapping",
             "",
-            f"facts must be a mapping of fact names to values, not {type(raw).__name__}",
+            "the facts must be a set of fact names with their values (such as "
+            f"'interview_at: 2026-03-02'), not {_kind_of(raw)}",
         )
         raise FactsError(problems)
     out: dict[str, Any] = {}
@@ -514,7 +526,7 @@ def normalize_facts(
                 file,
                 "invalid-fact",
                 pointer,
-                f"{key} is {value!r}; expected {_allowed(spec)}",
+                f"{key} is {show_value(value)}; expected {_allowed(spec)}",
                 value,
                 _suggestion(spec, value),
             )
@@ -552,7 +564,7 @@ def normalize_facts(
                 [
                     Problem(
                         "invalid-as-of",
-                        f"as_of is {default_as_of!r}; expected {_allowed(FACTS['as_of'])}",
+                        f"as_of is {show_value(default_as_of)}; expected {_allowed(FACTS['as_of'])}",
                         "/as_of",
                         file,
                         value=default_as_of,

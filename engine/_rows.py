@@ -24,7 +24,9 @@ __all__ = [
     "evaluate_items",
     "flag_seen",
     "has_float",
+    "has_surrogate",
     "loads",
+    "loads_facts",
     "next_recommendation",
 ]
 
@@ -59,6 +61,44 @@ def loads(item: bytes) -> Any:
         value = orjson.loads(item)
     except orjson.JSONDecodeError:
         return json.loads(item)
+    if has_float(value):
+        return json.loads(item)
+    return value
+
+
+def has_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate (a JSON escape such as
+    "\\ud800" that stands for no character) in a string or a key anywhere in it."""
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        if text.isascii():
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if kind is dict:
+        mapping: dict[Any, Any] = value
+        return any(has_surrogate(key) or has_surrogate(item) for key, item in mapping.items())
+    if kind is list:
+        items: list[Any] = value
+        return any(has_surrogate(item) for item in items)
+    return False
+
+
+def loads_facts(item: bytes) -> Any:
+    """``loads(item)``, except None for a line whose text holds a lone surrogate,
+    which UTF-8 cannot hold (``decode`` then says what is wrong with it).
+
+    orjson refuses lone surrogates, so only a line it refused can hold one.
+    """
+    try:
+        value = orjson.loads(item)
+    except orjson.JSONDecodeError:
+        value = json.loads(item)
+        return None if has_surrogate(value) else value
     if has_float(value):
         return json.loads(item)
     return value
@@ -217,7 +257,7 @@ def evaluate_items(
         try:
             if jsonl:
                 try:
-                    value = loads(item)
+                    value = loads_facts(item)
                 except Exception:
                     value = None
                 # anything but an object goes through ``decode``, which says what is wrong

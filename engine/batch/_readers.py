@@ -12,21 +12,25 @@ import csv
 import importlib
 import io
 import os
+import re
 import sys
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, chain, islice
 from typing import IO, Any
 
-from .._errors import FollowupError
+from .._errors import FollowupError, Problem
 
 __all__ = [
     "INPUT_FORMATS",
+    "BadCsvRow",
     "InputSpec",
     "RawChunk",
     "UnreadableInput",
     "detect_format",
     "read_chunks",
+    "shown",
 ]
 
 INPUT_FORMATS = ("csv", "jsonl", "parquet")
@@ -40,13 +44,53 @@ _EXTENSIONS = {
     ".pq": "parquet",
 }
 
-# csv.field_size_limit defaults to 128 KiB; a fact never needs more, but a
-# clearer error than the csv module's beats a silent raise of the limit.
+# csv.field_size_limit defaults to 128 KiB; a fact never needs more. A longer
+# cell (or a quote never closed, swallowing the lines after it) is reported as
+# its row's error, and the rows after it are read on.
 _CSV_FIELD_LIMIT = 1 << 20
+
+#: fed to the csv module after the input's last line. It is blank to the csv
+#: module (whitespace: no delimiter, quote or line break), so it is skipped like
+#: any blank line; but a quoted cell still open at the end of the input takes it
+#: in, which is how a quote that is never closed is told from one that is.
+_END = "\x1f\x1e\x1f"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped_byte(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    # U+DC80..U+DCFF: a byte that is not UTF-8, kept by the surrogateescape decoding
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def shown(text: str, *, from_bytes: bool = True) -> str:
+    """``text`` as it can be shown and written as UTF-8: each lone surrogate
+    (no character; UTF-8 cannot hold it) as ``\\uNNNN``, or, ``from_bytes``, those
+    that stand for a byte that was not UTF-8 (surrogateescape) as ``\\xNN``."""
+    return _SURROGATE.sub(_escaped_byte if from_bytes else _escaped, text)
 
 
 class UnreadableInput(FollowupError):
     """The input as a whole cannot be read (missing file, wrong format, no header)."""
+
+
+class BadCsvRow(list[str]):
+    """A CSV row the reader could not cut into cells, in place of its cells.
+
+    It has no cells (so it never matches the header: the worker's cell-count
+    check, the only one it meets, raises ``problem`` for it instead), and keeps
+    the row's applicant_id when that could be read.
+    """
+
+    def __init__(self, problem: Problem, applicant_id: str | None = None) -> None:
+        super().__init__()
+        self.problem = problem
+        self.applicant_id = applicant_id
 
 
 @dataclass(frozen=True)
@@ -174,6 +218,11 @@ def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[Raw
         consumed = offsets[-1]
         if line_no == 0 and block[0].startswith(b"\xef\xbb\xbf"):
             block[0] = block[0][3:]
+        elif line_no == 0 and block[0].startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise UnreadableInput(
+                "the JSONL input is not UTF-8 text: it starts with a UTF-16 byte order mark; "
+                "save it as UTF-8"
+            )
         numbers: Sequence[int]
         if all(map(bytes.strip, block)):
             kept, numbers, kept_ends = (
@@ -210,40 +259,253 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
     # one bad row instead of the whole file failing.
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.reader(text, strict=False)
+    reader = csv.reader(chain(text, (_END,)), strict=False)
     try:
-        try:
-            header = tuple(cell.strip() for cell in next(reader))
-        except StopIteration:
+        found = _csv_header(reader)
+        if found is None:  # nothing but blank lines: no rows
             return
-        if not any(header):
-            raise UnreadableInput(
-                "the CSV file's first line must name the facts, e.g. applicant_id,interview_at"
-            )
+        header, id_column = found
         row = 0
         lines: list[int] = []
         items: list[Any] = []
+        # the input line of the reader's line 1: rows read again after a bad
+        # one are read by a reader of their own, from the line after it
+        base = 1
         line_no = reader.line_num + 1
-        for cells in reader:
-            start, line_no = line_no, reader.line_num + 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            row += 1
-            if row <= skip:
-                continue
-            lines.append(start)
-            items.append(cells)
-            if len(items) >= chunk_size:
+        while True:
+            if len(items) >= chunk_size:  # full after a bad row
+                if line_no - lines[0] != len(lines):
+                    _check_spans(lines, items, line_no, header, id_column)
                 yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
                 lines, items = [], []
+            cells: list[str] = []
+            try:
+                for cells in reader:
+                    start, line_no = line_no, reader.line_num + base
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue
+                    row += 1
+                    if row <= skip:
+                        continue
+                    lines.append(start)
+                    items.append(cells)
+                    if len(items) >= chunk_size:
+                        if cells[-1].endswith(_END):  # a quote never closed: below
+                            break
+                        if line_no - lines[0] != len(lines):  # a row over several lines
+                            _check_spans(lines, items, line_no, header, id_column)
+                        yield RawChunk(
+                            "csv", row - len(items) + 1, lines, items, header, _tell(stream)
+                        )
+                        lines, items = [], []
+            except csv.Error as exc:  # a cell over the limit: that row's error
+                last = reader.line_num + base - 1
+                row += 1
+                if row > skip:
+                    lines.append(line_no)
+                    items.append(_long_cell(exc, line_no, last, stream.seekable()))
+                if last > line_no and stream.seekable():
+                    # a quoted cell ran over many lines, most likely from a quote
+                    # never closed: read the lines it took in again, as rows
+                    text.detach()
+                    stream.seek(0)
+                    text = io.TextIOWrapper(
+                        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+                    )
+                    deque(islice(text, line_no), maxlen=0)
+                    reader = csv.reader(chain(text, (_END,)), strict=False)
+                    base = line_no + 1
+                line_no = reader.line_num + base
+                continue
+            if not cells or not cells[-1].endswith(_END):
+                break  # the end of the input
+            # A quoted cell ran to the end of the input, taking in every line
+            # after its quote: the row is an error, and those lines are read
+            # again as rows. The csv module took them in as they are, except
+            # that it kept one " for each "": doubling the quotes gives them back.
+            taken = cells[-1][: -len(_END)].replace('"', '""')
+            taken_lines = io.StringIO(taken, newline="").readlines()
+            last = reader.line_num + base - 2  # the input's last line (before _END)
+            opened = last - len(taken_lines) + 1 if taken_lines else last
+            if row > skip and not (len(cells) == 1 and not cells[0].strip()):
+                aid = cells[id_column].strip() if id_column < len(cells) - 1 else ""
+                items[-1] = _unclosed_quote(lines[-1], opened, last, aid or None)
+            if len(taken_lines) <= 1:
+                break
+            reader = csv.reader(chain(taken_lines[1:], (_END,)), strict=False)
+            base = line_no = opened + 1
         if items:
+            if line_no - lines[0] != len(lines):
+                _check_spans(lines, items, line_no, header, id_column)
             yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
-    except csv.Error as exc:
+    except csv.Error as exc:  # the header's
         raise UnreadableInput(
             f"the CSV input cannot be read at line {reader.line_num}: {exc}"
         ) from exc
     finally:
         text.detach()
+
+
+def _csv_header(reader: Any) -> tuple[tuple[str, ...], int] | None:
+    """The header (the first line that is not blank), and the applicant_id
+    column (its length when there is none); None when there is no such line.
+
+    Raises:
+        UnreadableInput: the header does not name the facts: no names, names
+            repeated, text that is not UTF-8, or a quote never closed.
+    """
+    while True:
+        line = reader.line_num + 1
+        cells = next(reader, None)
+        if cells is None:
+            return None
+        if cells and not (len(cells) == 1 and not cells[0].strip()):
+            break
+    if cells[-1].endswith(_END):
+        raise UnreadableInput(
+            f"the CSV header (line {line}) has a quote that is never closed; "
+            "the first line must name the facts, e.g. applicant_id,interview_at"
+        )
+    header = tuple(cell.strip() for cell in cells)
+    if not any(header):
+        raise UnreadableInput(
+            f"the CSV header (line {line}) names no facts: the first line that is not "
+            "blank must name the facts, e.g. applicant_id,interview_at"
+        )
+    _check_header_text(header, line)
+    _check_header_names(header, "the CSV header", "column")
+    return header, header.index("applicant_id") if "applicant_id" in header else len(header)
+
+
+def _check_header_text(header: tuple[str, ...], line: int) -> None:
+    joined = "".join(header)
+    if joined.isascii() and "\x00" not in joined:
+        return
+    if joined[:2] in ("\udcff\udcfe", "\udcfe\udcff"):  # bytes FF FE or FE FF
+        raise UnreadableInput(
+            "the CSV input is not UTF-8 text: it starts with a UTF-16 byte order mark; "
+            "save it as UTF-8 (in Excel: CSV UTF-8)"
+        )
+    if "\x00" in joined:
+        raise UnreadableInput(
+            f"the CSV input is not UTF-8 text: its header (line {line}) holds NUL "
+            "characters, as UTF-16 text does; save it as UTF-8 (in Excel: CSV UTF-8)"
+        )
+    for number, name in enumerate(header, 1):
+        if _SURROGATE.search(name):
+            raise UnreadableInput(
+                f"the CSV input is not UTF-8 text: its header (line {line}) names column "
+                f"{number} '{shown(name)}', with bytes that are not UTF-8 (shown as \\xNN); "
+                "save the file as UTF-8 (in Excel: CSV UTF-8)"
+            )
+
+
+def _check_header_names(names: Sequence[str], what: str, kind: str) -> None:
+    """Refuse a header that names a fact twice: which of its columns would win?"""
+    if len(set(names)) == len(names):
+        return
+    where: dict[str, list[int]] = {}
+    for number, name in enumerate(names, 1):
+        if name:  # unnamed columns (trailing commas) carry no fact
+            where.setdefault(name, []).append(number)
+    repeated = [
+        f"{name} ({kind}s {', '.join(map(str, found[:-1]))} and {found[-1]})"
+        for name, found in where.items()
+        if len(found) > 1
+    ]
+    if repeated:
+        raise UnreadableInput(
+            f"{what} names the same fact more than once: {'; '.join(repeated)}; "
+            f"give each fact one {kind}"
+        )
+
+
+def _check_spans(
+    lines: list[int], items: list[Any], end: int, header: tuple[str, ...], id_column: int
+) -> None:
+    """Put an error in place of each row with a quoted cell that took in lines
+    which look like rows of their own (as many commas as the header has): a
+    quote that is never closed where it should be, closed by a later one.
+
+    Run only for a chunk whose rows span more lines than there are rows.
+    ``end`` is the line after the chunk's last row.
+    """
+    width = len(header)
+    if width < 3:  # a line with a comma or two is no sign of a row
+        return
+    for index, line in enumerate(lines):
+        after = lines[index + 1] if index + 1 < len(lines) else end
+        cells = items[index]
+        if after - line <= 1 or isinstance(cells, BadCsvRow):
+            continue
+        for number, cell in enumerate(cells):
+            if "\n" not in cell and "\r" not in cell:
+                continue
+            parts = io.StringIO(cell, newline="").readlines()
+            if any(part.count(",") >= width - 1 for part in parts[1:]):
+                closed = line + len(parts) - 1
+                name = header[number] if number < width else f"cell {number + 1}"
+                aid = cells[id_column].strip() if id_column < len(cells) else ""
+                items[index] = BadCsvRow(
+                    Problem(
+                        "csv-unclosed-quote",
+                        f"the quote that opens the {name} cell at line {line} is closed only "
+                        f"at line {closed}, so the cell took in lines {line + 1}-{closed}, "
+                        "which look like rows of their own (they have as many commas as the "
+                        "header); they were not read as rows",
+                        "",
+                        suggestion="close the quote where the cell ends, or remove it",
+                    ),
+                    aid if number != id_column and aid else None,
+                )
+                break
+            line += len(parts) - 1
+
+
+def _unclosed_quote(line: int, opened: int, last: int, applicant_id: str | None) -> BadCsvRow:
+    if opened + 1 == last:
+        taken = f"; it would have taken in line {last}, which was read as a row of its own"
+    elif opened < last:
+        taken = (
+            f"; it would have taken in lines {opened + 1}-{last} ({last - opened} lines), "
+            "which were read as rows of their own"
+        )
+    else:
+        taken = ""
+    where = f"line {opened}" if opened == line else f"line {opened} (in the row from line {line})"
+    return BadCsvRow(
+        Problem(
+            "csv-unclosed-quote",
+            f"the quote opened at {where} is never closed, so its cell would run "
+            f"to the end of the input{taken}",
+            "",
+            suggestion="close the quote, or remove it: a cell needs quotes only when it "
+            'holds a comma, a line break or a quote (written "")',
+        ),
+        applicant_id,
+    )
+
+
+def _long_cell(exc: csv.Error, line: int, last: int, seekable: bool) -> BadCsvRow:
+    if "field larger than field limit" not in str(exc):  # pragma: no cover - csv's other errors
+        return BadCsvRow(Problem("csv-unreadable", f"this row cannot be read as CSV: {exc}", ""))
+    limit = f"{_CSV_FIELD_LIMIT:,} characters (1 MiB)"
+    if last == line:
+        message = f"this row has a cell longer than {limit}, far more than any fact needs"
+        suggestion = "shorten the cell, or leave it empty"
+    else:
+        again = (
+            f"lines {line + 1}-{last} were read again as rows of their own"
+            if seekable
+            else f"lines {line + 1}-{last} were taken in by it (standard input cannot be "
+            "read again: give the file's path to have them read as rows)"
+        )
+        message = (
+            f"this row has a quoted cell that runs to line {last} and past {limit} "
+            f"without its closing quote, most likely a quote that is never closed; {again}"
+        )
+        suggestion = "close the quote, or remove it"
+    return BadCsvRow(Problem("csv-cell-too-long", message, "", suggestion=suggestion))
 
 
 def _tell(stream: IO[bytes]) -> int:
@@ -267,6 +529,7 @@ def _parquet_chunks(spec: InputSpec, chunk_size: int, skip: int) -> Iterator[Raw
         parquet = pq.ParquetFile(source)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise UnreadableInput(f"cannot read {spec.path} as Parquet: {exc}") from exc
+    _check_header_names(parquet.schema_arrow.names, "the Parquet file", "column")
     total = parquet.metadata.num_rows or 1
     size = spec.size() or 0
     row = 0

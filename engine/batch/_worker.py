@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from .._errors import FactsError, Problem
 from .._facts import FACT_KINDS
-from .._rows import encode_id, evaluate_items, loads
+from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts
 from ._job import BatchJob, load_evaluator
-from ._readers import InputSpec, RawChunk, read_chunks
+from ._readers import BadCsvRow, InputSpec, RawChunk, read_chunks, shown
 from ._writers import csv_row
 
 __all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk", "evaluate_lines"]
@@ -166,6 +168,8 @@ def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
     validation reports it in its own words.
     """
     if len(cells) != len(header):
+        if isinstance(cells, BadCsvRow):  # the reader could not cut it into cells
+            raise RowError(cells.problem)
         raise RowError(
             Problem(
                 "csv-cell-count",
@@ -182,17 +186,69 @@ def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
     return facts
 
 
-def _check_text(cells: list[str]) -> None:
+def _check_text(cells: list[str], header: tuple[str, ...]) -> None:
     try:
         "".join(cells).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise RowError(
+        raise RowError(*_not_utf8_cells(cells, header)) from exc
+
+
+def _not_utf8_cells(cells: list[str], header: tuple[str, ...]) -> list[Problem]:
+    """A problem for each cell holding bytes that are not UTF-8 (kept by the reader
+    as lone surrogates), its value shown with those bytes as \\xNN."""
+    problems = []
+    for number, cell in enumerate(cells):
+        if cell.isascii() or not has_surrogate(cell):
+            continue
+        name = header[number] if number < len(header) else f"cell {number + 1}"
+        problems.append(
             Problem(
                 "invalid-utf8",
-                "this row has bytes that are not UTF-8 text; save the file as UTF-8",
-                "",
+                f"{name} has bytes that are not UTF-8 text: '{shown(cell)}' "
+                "(each such byte shown as \\xNN)",
+                f"/{name}" if number < len(header) else "",
+                suggestion="save the file as UTF-8 (in Excel: CSV UTF-8)",
+                value=shown(cell),
             )
-        ) from exc
+        )
+    return problems
+
+
+def _pointer(path: tuple[Any, ...]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _lone_surrogates(value: Any, path: tuple[Any, ...] = ()) -> Iterator[Problem]:
+    """A problem for each string (or key) of a parsed line that holds a lone
+    surrogate: a JSON escape such as "\\ud800" that stands for no character."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_surrogate(key):
+                name = shown(key, from_bytes=False)
+                yield Problem(
+                    "invalid-utf8",
+                    f"the key '{name}' holds a lone surrogate escape (\\ud800 to \\udfff "
+                    "on its own), which stands for no character and cannot be written as UTF-8",
+                    _pointer((*path, name)),
+                    suggestion="write the text itself, or a pair of escapes for one character",
+                    value=name,
+                )
+            else:
+                yield from _lone_surrogates(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, (*path, index))
+    elif isinstance(value, str) and has_surrogate(value):
+        name = "/".join(map(str, path)) or "the line"
+        text = shown(value, from_bytes=False)
+        yield Problem(
+            "invalid-utf8",
+            f"{name} is '{text}', with a lone surrogate escape (\\ud800 to \\udfff on "
+            "its own), which stands for no character and cannot be written as UTF-8",
+            _pointer(path),
+            suggestion="write the text itself, or a pair of escapes for one character",
+            value=text,
+        )
 
 
 def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,12 +276,17 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
     """
     if kind == "jsonl":
         try:
-            value = loads(item)
+            value = loads_facts(item)
+            if value is None:  # text that UTF-8 cannot hold
+                value = loads(item)
+                if isinstance(value, dict):
+                    raise RowError(*_lone_surrogates(value))
         except UnicodeDecodeError as exc:
             raise RowError(
                 Problem(
                     "invalid-utf8",
-                    "this line has bytes that are not UTF-8 text; save the file as UTF-8",
+                    f"this line has bytes that are not UTF-8 text (byte {exc.start + 1} is "
+                    f"0x{item[exc.start]:02X}); save the file as UTF-8",
                     "",
                 )
             ) from exc
@@ -249,8 +310,9 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
             )
         return value
     if kind == "csv":
-        _check_text(item)
-        return coerce_cells(header or (), item)
+        columns = header or ()
+        _check_text(item, columns)
+        return coerce_cells(columns, item)
     return _record(item)
 
 
@@ -262,6 +324,8 @@ def _row_id(
     elif kind == "jsonl" and isinstance(item, bytes):
         found = _ID_IN_TEXT.search(item)
         value = found.group(1).decode("utf-8", "replace").strip() if found else None
+    elif isinstance(item, BadCsvRow):
+        value = item.applicant_id
     elif kind == "csv" and header is not None and "applicant_id" in header:
         index = header.index("applicant_id")
         value = item[index] if index < len(item) else None
@@ -288,19 +352,74 @@ def _problem_dict(problem: Problem) -> dict[str, Any]:
 def _error_line(
     row: int, line: int | None, applicant_id: str | None, problems: tuple[Problem, ...]
 ) -> str:
+    """One line of the errors file: strict JSON, UTF-8 (see ``_strict``)."""
     record = {
         "row": row,
         "line": line,
         "applicant_id": applicant_id,
         "errors": [_problem_dict(p) for p in problems],
     }
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    try:
+        text = json.dumps(
+            record, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+        )
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):  # NaN, Infinity, or text UTF-8 cannot hold
+        text = json.dumps(_strict(record), ensure_ascii=False, separators=(",", ":"))
+    return text + "\n"
+
+
+def _strict(value: Any) -> Any:
+    """``value`` as strict JSON can hold it: a number that is not finite as the text
+    JSON's readers know it by ("NaN", "Infinity", "-Infinity"), text with a lone
+    surrogate with it escaped (``shown``), anything else not JSON as its ``str``."""
+    if isinstance(value, dict):
+        return {_strict(str(key)): _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _strict(str(value))
 
 
 def _items(chunk: RawChunk) -> list[Any]:
     if chunk.kind == "arrow":
-        return [row for batch in chunk.items for row in batch.to_pylist()]
+        return [row for batch in chunk.items for row in _arrow_rows(batch)]
     return chunk.items
+
+
+#: Arrow types of a column that cannot hold whole numbers with gaps as integers
+#: (pandas writes an int column with gaps as double) or holds them as decimals
+_NUMBER_TYPES = ("double", "float", "halffloat", "decimal")
+
+
+def _arrow_rows(batch: Any) -> list[dict[str, Any]]:
+    """A RecordBatch's rows as dicts; a whole number in a float or decimal column
+    of a whole-number fact as an int (7.0 is 7), a decimal that is not as a float."""
+    rows: list[dict[str, Any]] = batch.to_pylist()
+    numbers = [
+        column.name
+        for column in batch.schema
+        if FACT_KINDS.get(column.name) == "int" and str(column.type).startswith(_NUMBER_TYPES)
+    ]
+    for name in numbers:
+        for row in rows:
+            value = row[name]
+            if value is not None:
+                row[name] = _whole(value)
+    return rows
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def evaluate_chunk(job: BatchJob, chunk: RawChunk) -> ChunkResult:
@@ -326,11 +445,18 @@ def evaluate_lines(job: BatchJob, chunk: RawChunk) -> tuple[ChunkResult, list[by
             problems = exc.problems
         elif isinstance(exc, FactsError):
             problems = tuple(exc.problems)
+        elif facts is not None and has_surrogate(facts):  # text the output cannot hold
+            problems = tuple(_lone_surrogates(facts))
         else:  # a bug must cost one row, not the batch
             problems = (
                 Problem("evaluation-failed", f"the engine failed on this row: {exc!r}", ""),
             )
         applicant_id = _row_id(kind, items[index], header, facts)
+        if applicant_id is not None and not applicant_id.isascii():
+            try:  # the ids file holds it as UTF-8, its undecodable bytes as they were
+                applicant_id.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                applicant_id = shown(applicant_id, from_bytes=False)
         line = chunk.lines[index] if chunk.lines else None
         result.errors.append(
             (

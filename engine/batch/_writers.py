@@ -67,19 +67,24 @@ def csv_header() -> str:
 
 
 def csv_row(decision: Decision) -> str:
-    """One decision as a CSV line (with its line ending), cells neutralised."""
+    """One decision as a CSV line (with its line ending), cells neutralised.
+
+    The next_* cells hold the first recommendation not yet done, and are empty
+    when every one is done (or there is none); ``cautions`` holds the cautions' ids.
+    """
     view = decision.view()  # read only: nothing here changes it
     recs = view["recommendations"]
-    nxt = next_recommendation(recs) or {}
+    nxt: Mapping[str, Any] = {}
+    for rec in recs:
+        if rec.get("status") != "done":
+            nxt = rec
+            break
     by_action: dict[str, str] = {}
     for rec in recs:
         by_action.setdefault(str(rec.get("action")), _text(rec.get("status")))
     codes = []
     for caution in view["cautions"]:
-        code = (
-            caution.get("code") or caution.get("rule") if isinstance(caution, Mapping) else caution
-        )
-        codes.append(_text(code))
+        codes.append(_text(caution.get("id") if isinstance(caution, Mapping) else caution))
     cells = [
         _text(decision.applicant_id),
         _text(decision.as_of),
