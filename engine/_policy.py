@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -387,16 +387,21 @@ class PolicyRef:
 def list_policy_files(dirs: Iterable[Path]) -> list[PolicyRef]:
     """Every ``<name>/<semver>.yaml`` under the given folders (first folder wins on duplicates)."""
     found: dict[tuple[str, str], PolicyRef] = {}
+    for f in _folder_files(dirs):
+        if f.suffix == ".yaml" and _SEMVER.match(f.stem):
+            name = f.parent.name
+            found.setdefault((name, f.stem), PolicyRef(name, f.stem, f))
+    return sorted(found.values(), key=lambda r: (r.name, semver_key(r.version)))
+
+
+def _folder_files(dirs: Iterable[Path]) -> Iterator[Path]:
+    """The files in each policy folder (``<dir>/<name>/*``), in name order."""
     for d in dirs:
         if not d.is_dir():
             continue
         for sub in sorted(d.iterdir()):
-            if not sub.is_dir():
-                continue
-            for f in sorted(sub.glob("*.yaml")):
-                if _SEMVER.match(f.stem):
-                    found.setdefault((sub.name, f.stem), PolicyRef(sub.name, f.stem, f))
-    return sorted(found.values(), key=lambda r: (r.name, semver_key(r.version)))
+            if sub.is_dir():
+                yield from sorted(f for f in sub.iterdir() if f.is_file())
 
 
 def stray_policy_files(dirs: Iterable[Path]) -> list[Problem]:
@@ -404,21 +409,15 @@ def stray_policy_files(dirs: Iterable[Path]) -> list[Problem]:
     ``<name>/<semver>.yaml`` and its tests ``<semver>.tests.yaml``, so
     ``1.1.yaml``, ``1.2.0.yml`` or ``v1.3.0.yaml`` would be skipped without a word."""
     problems: list[Problem] = []
-    for d in dirs:
-        if not d.is_dir():
+    for f in _folder_files(dirs):
+        if f.suffix not in (".yaml", ".yml"):
             continue
-        for sub in sorted(d.iterdir()):
-            if not sub.is_dir():
-                continue
-            for f in sorted(sub.iterdir()):
-                if f.suffix not in (".yaml", ".yml") or not f.is_file():
-                    continue
-                stem = f.name[: -len(f.suffix)]
-                tests = stem.endswith(".tests")
-                version = stem[: -len(".tests")] if tests else stem
-                if f.suffix == ".yaml" and _SEMVER.match(version):
-                    continue
-                problems.append(_stray(f, version, tests))
+        stem = f.name[: -len(f.suffix)]
+        tests = stem.endswith(".tests")
+        version = stem[: -len(".tests")] if tests else stem
+        if f.suffix == ".yaml" and _SEMVER.match(version):
+            continue
+        problems.append(_stray(f, version, tests))
     return problems
 
 
