@@ -15,6 +15,7 @@ from typing import IO, Any
 import click
 
 from followup.engine import FollowupError, PolicyError, PolicyNotFound
+from followup.engine._facts import YEARS
 from followup.engine.batch import (
     INPUT_FORMATS,
     BatchInterrupted,
@@ -31,6 +32,8 @@ from followup.engine.batch import (
     detect_format,
     run_batch,
 )
+from followup.engine.batch._checkpoint import part_path, remove_quietly
+from followup.engine.batch._runner import check_outputs
 
 from ._options import BACKEND, require_backend
 
@@ -43,14 +46,15 @@ def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is None:
         return None
     try:
-        if len(value) == 10:
-            date.fromisoformat(value)
-        else:
-            datetime.fromisoformat(value)
+        moment = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not an ISO date such as 2026-03-02 (or 2026-03-02T09:00)"
         ) from None
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise click.BadParameter(
+            f"{value!r} is out of range: dates fall in the years {YEARS[0]} to {YEARS[1]}"
+        )
     return value
 
 
@@ -124,22 +128,81 @@ class _ErrorLines:
             )
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """``kill`` stops a run the way Ctrl-C does: resumable, no partial output."""
+class _ErrorRecords:
+    """``--errors -``: every failed row's JSON record on stderr, as it comes."""
 
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. some test runners)
-        yield
+    def __call__(self, line: str) -> None:
+        self._stream.write(line)
+        self._stream.flush()
+
+
+def _write_summary(path: str, summary: dict[str, Any]) -> None:
+    """Write the summary atomically (``path.part`` renamed), or to stdout for "-"."""
+    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
         return
+    part = part_path(path)
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        with open(part, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(part, path)
+    except OSError:
+        remove_quietly(part)
+        raise
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Fail at start-up, not after the run, when ``path.part`` cannot be created
+    (no such folder, no permission, a read-only file system)."""
+    part = part_path(path)
+    try:
+        with open(part, "wb"):
+            pass
+        os.remove(part)
+    except OSError as exc:
+        raise click.UsageError(
+            f"cannot write {option}: cannot create {part} ({exc.strerror or exc}); "
+            "the summary is written there, then renamed"
+        ) from exc
+
+
+class _Signals:
+    """``kill`` (SIGTERM) stops a run the way Ctrl-C does: resumable, no partial
+    output. Once the outcome is known (the run ended, or it was interrupted and
+    says so), ``settle`` ignores both until the command returns: a late signal
+    must not turn a finished run, or its message, into a traceback."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._previous: list[Any] = []
+
+    def __enter__(self) -> _Signals:
+        def handler(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        try:
+            self._previous = [signal.getsignal(sig) for sig in self._SIGNALS]
+            signal.signal(signal.SIGTERM, handler)
+        except ValueError:  # not the main thread (e.g. some test runners)
+            self._previous = []
+        return self
+
+    def settle(self) -> None:
+        if self._previous:
+            for sig in self._SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in zip(self._SIGNALS, self._previous, strict=False):
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager
@@ -148,10 +211,14 @@ def _executor(dask: str | None, workers: int) -> Iterator[Executor | None]:
         yield None
         return
     try:
-        from followup.engine.batch.dask import dask_executor
+        from followup.engine.batch.dask import SchedulerUnavailable, dask_executor
     except ImportError as exc:
         raise click.UsageError("--dask needs Dask: pip install 'followup[dask]'") from exc
-    with dask_executor(dask, workers) as executor:
+    with contextlib.ExitStack() as stack:
+        try:
+            executor = stack.enter_context(dask_executor(dask, workers))
+        except SchedulerUnavailable as exc:
+            raise click.UsageError(str(exc)) from exc
         yield executor
 
 
@@ -181,7 +248,7 @@ def _report(result: BatchResult) -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True),
-    help="Output file (default stdout); written atomically.",
+    help="Output file (default stdout); written atomically (a symlink's target is replaced).",
 )
 @click.option(
     "--input-format",
@@ -220,13 +287,13 @@ def _report(result: BatchResult) -> None:
     "--errors",
     "errors_path",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write failed rows here (JSONL: row, line, applicant_id, every field error).",
+    help="Write failed rows here (JSONL: row, line, applicant_id, every field error); - for stderr.",
 )
 @click.option(
     "--summary",
     "summary_path",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write counts per action, status, rule and error code, and timing (JSON).",
+    help="Write counts per action, status, rule and error code, and timing (JSON); - for stdout.",
 )
 @click.option("--max-errors", type=click.IntRange(min=1), help="Stop after this many failed rows.")
 @click.option(
@@ -281,13 +348,68 @@ def batch_command(
     quiet: bool,
     backend: str,
 ) -> None:
+    with _Signals() as signals:
+        try:
+            code = _batch(
+                input_path, output, input_format, output_format, trace, as_of, policy_name,
+                policy_version, errors_path, summary_path, max_errors, workers, chunk_size,
+                resume, checkpoint_every, dask_scheduler, quiet, backend, signals,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            # before the run started (its own interruptions are reported by _batch)
+            signals.settle()
+            click.echo(
+                "interrupted before any row was evaluated; nothing was written; run it again",
+                err=True,
+            )
+            code = 130
+    sys.exit(code)
+
+
+def _batch(
+    input_path: str,
+    output: str | None,
+    input_format: str | None,
+    output_format: str,
+    trace: str,
+    as_of: str | None,
+    policy_name: str,
+    policy_version: str | None,
+    errors_path: str | None,
+    summary_path: str | None,
+    max_errors: int | None,
+    workers: int,
+    chunk_size: int,
+    resume: bool,
+    checkpoint_every: float,
+    dask_scheduler: str | None,
+    quiet: bool,
+    backend: str,
+    signals: _Signals,
+) -> int:
+    """The command; returns its exit status."""
     try:
         fmt = detect_format(input_path, input_format)
     except UnreadableInput as exc:
         raise click.UsageError(str(exc)) from exc
     if output == "-":
         output = None
+    if summary_path == "-" and output is None:
+        raise click.UsageError(
+            "--summary - would mix the summary into the decisions on standard output: "
+            "give --summary a file name, or -o a file"
+        )
+    errors_to_stderr = errors_path == "-"
+    if errors_to_stderr:
+        errors_path = None
     source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
+    summary_file = summary_path if summary_path != "-" else None
+    try:
+        _, _, summary_target = check_outputs(source, output, errors_path, summary_file)
+    except OutputError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if summary_target is not None and summary_file is not None:
+        _check_writable(summary_target, f"--summary {summary_file}")
     root = click.get_current_context().find_root().obj
     dirs = tuple(root.get("policies_dir", ())) if isinstance(root, dict) else ()
     require_backend(backend)
@@ -306,42 +428,59 @@ def batch_command(
         checkpoint_seconds=checkpoint_every,
     )
     bar = _ProgressLine(sys.stderr) if _on_terminal(sys.stderr) and not quiet else None
-    shown = _ErrorLines() if errors_path is None and not quiet else None
+    shown = _ErrorLines() if errors_path is None and not quiet and not errors_to_stderr else None
+    on_error: Any = _ErrorRecords(sys.stderr) if errors_to_stderr else shown
+    result: BatchResult | None = None
     try:
-        with _sigterm_as_interrupt(), _executor(dask_scheduler, workers) as executor:
+        with _executor(dask_scheduler, workers) as executor:
             result = run_batch(
                 source,
                 job,
                 output=output,
                 stream=sys.stdout.buffer if output is None else None,
                 errors=errors_path,
-                on_error=shown,
+                on_error=on_error,
                 options=options,
                 progress=bar,
                 executor=executor,
             )
     except BatchInterrupted as exc:
+        signals.settle()
+        if bar:
+            bar.close()
         if exc.resumable:
             text = f"{output} was not written; run the same command with --resume to continue"
+        elif output is not None:
+            text = f"{output} was not written; run it again to start over"
         else:
             text = "run it again to start over"
         click.echo(f"interrupted after {exc.rows} rows; {text}", err=True)
-        sys.exit(130)
-    except (UnreadableInput, CheckpointMismatch, OutputError) as exc:
-        raise click.UsageError(str(exc)) from exc
-    except PolicyNotFound as exc:
+        return 130
+    except KeyboardInterrupt:
+        if result is None:  # connecting to or starting the cluster
+            raise
+        # stopping the cluster after the run: the run is complete
+    except (UnreadableInput, CheckpointMismatch, OutputError, PolicyNotFound) as exc:
+        signals.settle()
         raise click.UsageError(str(exc)) from exc
     except (PolicyError, FollowupError) as exc:
+        signals.settle()
         raise click.ClickException(str(exc)) from exc
     finally:
         if bar:
             bar.close()  # before any message, which would otherwise share its line
+    signals.settle()  # the run is complete: what is left is to say so
     if shown:
         shown.close()
     _report(result)
     if summary_path:
         summary = {"input": input_path, "output": output, **result.summary()}
-        with open(summary_path, "w", encoding="utf-8") as fh:
-            json.dump(summary, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-    sys.exit(1 if result.errors or result.stopped_early else 0)
+        try:
+            _write_summary(summary_target or summary_path, summary)
+        except OSError as exc:
+            written = output if output is not None else "standard output"
+            raise click.ClickException(
+                f"cannot write the summary {summary_path}: {exc.strerror or exc}; "
+                f"the decisions were written to {written}"
+            ) from exc
+    return 1 if result.errors or result.stopped_early else 0

@@ -16,15 +16,30 @@ file back to the recorded length (dropping whatever a killed run wrote after
 it) and skips the rows already read. At the end the ``.part`` files are
 renamed over their final names and the rest removed; OUTPUT itself only
 ever appears complete.
+
+While a run writes OUTPUT it holds an exclusive lock (``flock``) on
+``OUTPUT.lock``, so a second run writing the same OUTPUT stops at once instead
+of mixing its bytes into the first one's. The system releases the lock of a
+process that is killed, so ``--resume`` after ``kill -9`` is never refused.
+
+A checkpoint also records a digest of the first and last 4 KiB of each file
+below its recorded length (read by the saver's thread, once a second: nothing
+per row), and a resume checks each file against it before using it, so a file
+truncated, replaced or overwritten since is refused instead of being padded
+or continued.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
 import json
 import os
+import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -34,9 +49,14 @@ __all__ = [
     "Checkpoint",
     "CheckpointMismatch",
     "CheckpointSaver",
+    "OutputLock",
     "PartFile",
+    "check_distinct",
+    "check_state",
     "checkpoint_path",
     "ids_path",
+    "lock_path",
+    "output_target",
     "part_path",
 ]
 
@@ -63,6 +83,204 @@ def checkpoint_path(path: str) -> str:
     return path + ".checkpoint"
 
 
+def lock_path(path: str) -> str:
+    return path + ".lock"
+
+
+def state_paths(path: str) -> tuple[str, ...]:
+    """Every file a run writing ``path`` (a file output) creates beside it."""
+    cp = checkpoint_path(path)
+    return (path, part_path(path), ids_path(path), cp, cp + ".tmp", lock_path(path))
+
+
+# --- where an output goes ------------------------------------------------------
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def output_target(path: str, what: str, noun: str, stream_hint: str) -> str:
+    """The file an output ``path`` really is: a symlink's target (the output then
+    replaces the target, and the link is kept), or ``path`` itself.
+
+    Args:
+        path: the output as the user named it.
+        what: the option that named it ("-o", "--errors").
+        noun: what it is ("the output").
+        stream_hint: how to ask for a stream instead ("-o -").
+
+    Raises:
+        OutputError: it exists and is not a regular file (a device, a FIFO, a
+            folder...): it would be replaced by a regular file at the end.
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise OutputError(
+            f"{what} {path} is {_kind(mode)}; {noun} is written to a temporary file "
+            f"and renamed at the end, so give a file path, or {stream_hint}"
+        )
+    return target
+
+
+def _identity(path: str) -> tuple[Any, ...]:
+    """What names one file: its device and inode when it exists, else its real path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", st.st_dev, st.st_ino)
+
+
+def check_distinct(
+    input_identity: tuple[Any, ...] | None,
+    input_name: str,
+    outputs: Iterable[tuple[str, str, Sequence[str]]],
+) -> None:
+    """Refuse outputs that are the input, or one another (by another name too).
+
+    Args:
+        input_identity: ``file_identity`` of the input, None for none known.
+        input_name: the input as the user named it.
+        outputs: per output, how the user named it (``"-o out.jsonl"``), its
+            path, and every path it writes (itself first, then its state files).
+
+    Raises:
+        OutputError: two of them are one file.
+    """
+    claimed: dict[tuple[Any, ...], tuple[str, str]] = {}
+    if input_identity is not None:
+        claimed[input_identity] = ("the input", input_name)
+    for label, path, paths in outputs:
+        mine: set[tuple[Any, ...]] = set()
+        for written in paths:
+            key = _identity(written)
+            if key in mine:
+                continue
+            mine.add(key)
+            owner = claimed.get(key)
+            if owner is not None:
+                other, other_path = owner
+                if other == "the input":
+                    what = "is" if written == paths[0] else f"writes {written}, which is"
+                    raise OutputError(
+                        f"{label} {what} the input {other_path}; writing it would destroy "
+                        "the input: give another file name"
+                    )
+                raise OutputError(
+                    f"{label} and {other} are the same file ({written}); give each its own file"
+                )
+            claimed[key] = (label, path)
+
+
+def file_identity(path: str) -> tuple[Any, ...] | None:
+    """``_identity`` of an existing file, None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return ("file", st.st_dev, st.st_ino)
+
+
+def fd_identity(fd: int) -> tuple[Any, ...] | None:
+    """``_identity`` of an open regular file (e.g. stdin redirected from one)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return ("file", st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+# --- one run per output at a time ------------------------------------------------
+
+# Lock descriptors this process holds: a forked worker closes its copies, so
+# that only this process holds the lock (and a killed run's lock is free once
+# it is gone, whatever its workers are still finishing).
+_HELD: set[int] = set()
+
+
+def _close_inherited() -> None:
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited)
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``OUTPUT.lock`` for as long as a run writes OUTPUT.
+
+    Raises:
+        OutputError: another run holds it (it names that run's process id).
+    """
+
+    def __init__(self, target: str, name: str) -> None:
+        self.path = lock_path(target)
+        while True:
+            try:
+                flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+                fd = os.open(self.path, flags, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                pid = _read_pid(fd)
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise OutputError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
+                who = f" (pid {pid})" if pid else ""
+                raise OutputError(
+                    f"another followup batch is writing {name}{who}; wait for it to end, "
+                    "or give another output file"
+                ) from None
+            # The file may have been removed by the run that held it, just before it
+            # let go: then the lock is on a file nobody else will open. Lock anew.
+            same = file_identity(self.path) == fd_identity(fd)
+            if same:
+                break
+            os.close(fd)
+        self._fd = fd
+        _HELD.add(fd)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+
+    def release(self) -> None:
+        """Remove the lock file and let go (removed first: see ``__init__``)."""
+        if self._fd < 0:
+            return
+        remove_quietly(self.path)
+        _HELD.discard(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        return int(text) if text.isdigit() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 @dataclass
 class Checkpoint:
     """The durable state of a run after its last fully written chunk."""
@@ -77,6 +295,17 @@ class Checkpoint:
     ids_bytes: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    #: per file ("output", "ids", "errors"): ``edge_digest`` at its recorded length
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        """The recorded length of each file, by the name ``digests`` uses."""
+        return {"output": self.output_bytes, "ids": self.ids_bytes, "errors": self.errors_bytes}
+
+    def seal(self, files: Mapping[str, _HasFileno]) -> None:
+        """Record the digest of each file at its recorded length."""
+        sizes = self.sizes()
+        self.digests = {name: edge_digest(f.fileno(), sizes[name]) for name, f in files.items()}
 
     def save(self, path: str) -> None:
         """Write atomically: a reader sees the old checkpoint or the new one."""
@@ -97,9 +326,84 @@ class Checkpoint:
         if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
             return None
         try:
-            return cls(**data)
+            checkpoint = cls(**data)
         except TypeError:
             return None
+        return checkpoint if checkpoint._well_formed() else None
+
+    def _well_formed(self) -> bool:
+        counts = (self.rows, self.decided, self.errors, *self.sizes().values())
+        return (
+            all(type(n) is int and n >= 0 for n in counts)
+            and isinstance(self.fingerprint, dict)
+            and isinstance(self.as_of, str)
+            and isinstance(self.counters, dict)
+            and all(type(n) is int for n in self.counters.values())
+            and isinstance(self.digests, dict)
+            and isinstance(self.elapsed, int | float)
+        )
+
+
+#: how much of each end of a file ``edge_digest`` reads
+_EDGE = 4096
+
+
+def edge_digest(fd: int, size: int) -> str:
+    """A digest of the first and last 4 KiB of the file's first ``size`` bytes
+    (what a resume checks the file against: two small reads, whatever its size)."""
+    edge = min(size, _EDGE)
+    digest = hashlib.sha256(str(size).encode("ascii"))
+    for start in (0, size - edge):
+        data = b""
+        while len(data) < edge:
+            got = os.pread(fd, edge - len(data), start + len(data))
+            if not got:
+                break
+            data += got
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+def check_state(checkpoint: Checkpoint, files: Mapping[str, tuple[str, str]]) -> None:
+    """Check the files a resume continues hold what ``checkpoint`` says they do.
+
+    Args:
+        checkpoint: the checkpoint to resume from.
+        files: per name ("output", "ids", "errors"), the file's path and the
+            name to give it in messages.
+
+    Raises:
+        CheckpointMismatch: a file is missing, shorter than recorded, or its
+            recorded bytes changed.
+    """
+    sizes = checkpoint.sizes()
+    for name, (path, shown) in files.items():
+        size = sizes[name]
+        problem = None
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            problem = "is missing"
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or exc})"
+        else:
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    problem = f"is {_kind(st.st_mode)}"
+                elif st.st_size < size:
+                    problem = f"holds {st.st_size:,} bytes, fewer than the {size:,} the checkpoint recorded"
+                elif (
+                    name in checkpoint.digests and edge_digest(fd, size) != checkpoint.digests[name]
+                ):
+                    problem = "was changed since the checkpoint was saved"
+            finally:
+                os.close(fd)
+        if problem is not None:
+            raise CheckpointMismatch(
+                f"cannot resume: {shown} {problem}, so what was saved of the interrupted run "
+                "is damaged; run again without --resume to start over"
+            )
 
 
 class _HasFileno(Protocol):
@@ -122,9 +426,15 @@ class CheckpointSaver:
     ``submit`` or at ``close``.
     """
 
-    def __init__(self, path: str, files: Sequence[_HasFileno]) -> None:
+    def __init__(
+        self,
+        path: str,
+        files: Sequence[_HasFileno],
+        named: Mapping[str, _HasFileno] | None = None,
+    ) -> None:
         self.path = path
         self._files = files
+        self._named = named or {}  # files the checkpoint records a digest of, by name
         self._cond = threading.Condition()
         self._waiting: Checkpoint | None = None
         self._busy = False
@@ -162,6 +472,7 @@ class CheckpointSaver:
             self.close()
         for f in self._files:
             _datasync(f.fileno())
+        checkpoint.seal(self._named)
         checkpoint.save(self.path)
 
     def _raise(self) -> None:
@@ -181,6 +492,7 @@ class CheckpointSaver:
             try:
                 for f in self._files:
                     _datasync(f.fileno())
+                checkpoint.seal(self._named)
                 checkpoint.save(self.path)
             except BaseException as exc:  # handed to the run's thread
                 with self._cond:
@@ -194,26 +506,30 @@ class CheckpointSaver:
 class PartFile:
     """A file written as ``path.part`` and renamed to ``path`` when complete."""
 
-    def __init__(self, path: str, *, resume_at: int | None = None) -> None:
+    def __init__(self, path: str, *, resume_at: int | None = None, name: str | None = None) -> None:
         self.path = path
+        self.name = name or path  # for messages: the output as the user named it
         self.part = part_path(path)
         self._fh: IO[bytes]
         try:
             if resume_at is None:
-                self._fh = open(self.part, "wb")  # noqa: SIM115 - closed in commit/close
+                # a new file, never whatever the name held (a link, a FIFO...)
+                remove_quietly(self.part)
+                # readable too: the checkpoint records a digest of what is written
+                self._fh = open(self.part, "w+b")  # noqa: SIM115 - closed in commit/close
             else:
                 self._fh = open(self.part, "r+b")  # noqa: SIM115
                 self._fh.truncate(resume_at)
                 self._fh.seek(resume_at)
         except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.name}: {exc.strerror or exc}") from exc
         self.size = resume_at or 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         try:
             self._fh.write(data)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.name}: {exc.strerror or exc}") from exc
         self.size += len(data)
 
     def advance(self, size: int) -> None:
@@ -233,11 +549,14 @@ class PartFile:
         Whatever lies past ``size`` (written by workers for chunks that a run
         stopped by ``--max-errors`` did not take) is cut off first.
         """
-        self._fh.flush()
-        self._fh.truncate(self.size)
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self.part, self.path)
+        try:
+            self._fh.flush()
+            self._fh.truncate(self.size)
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self.part, self.path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.name}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
         """Close, keeping the ``.part`` file for a later resume: ``size`` bytes."""
@@ -252,5 +571,5 @@ class PartFile:
 
 
 def remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
         os.remove(path)

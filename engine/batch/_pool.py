@@ -36,6 +36,7 @@ import queue
 import signal
 import threading
 from collections import deque
+from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple
 
@@ -139,11 +140,34 @@ def init_worker(job: BatchJob) -> None:
     # must simply end it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # started with both blocked (see _Worker): now that neither can raise here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     load_evaluator(job.policy)
     # The compiled policy lives as long as the process: keep it out of the
     # collector's full passes (and, when forked, its pages shared).
     gc.freeze()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
+#: the signals that stop a run (the main process's SIGTERM handler raises KeyboardInterrupt)
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while a worker is forked.
+
+    The new process starts with them blocked, and unblocks them in
+    ``init_worker`` once it ignores Ctrl-C: one sent to the process group just
+    as the worker started would otherwise raise KeyboardInterrupt in it,
+    printing a traceback. This process gets a signal that came meanwhile once
+    they are unblocked again.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _widen(conn: Connection) -> None:
@@ -423,7 +447,8 @@ class _Worker:
             args=(job, task_reader, result_writer, order_reader, spot, [*inherited, *mine]),
             daemon=True,
         )
-        self.process.start()
+        with _stop_signals_blocked():
+            self.process.start()
         task_reader.close()
         result_writer.close()
         if order_reader is not None:

@@ -12,10 +12,11 @@ import contextlib
 import gc
 import os
 import resource
+import signal
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -27,10 +28,20 @@ from ._checkpoint import (
     Checkpoint,
     CheckpointMismatch,
     CheckpointSaver,
+    OutputError,
+    OutputLock,
     PartFile,
+    check_distinct,
+    check_state,
     checkpoint_path,
+    fd_identity,
+    file_identity,
     ids_path,
+    lock_path,
+    output_target,
+    part_path,
     remove_quietly,
+    state_paths,
 )
 from ._job import COLLECTOR_THRESHOLDS, BatchJob, load_evaluator
 from ._pool import OutputSpot, PoolExecutor, WorkerDied
@@ -45,6 +56,7 @@ __all__ = [
     "Executor",
     "Pending",
     "Progress",
+    "check_outputs",
     "run_batch",
 ]
 
@@ -457,7 +469,8 @@ def run_batch(
         source: the cohort.
         job: policy, trace level, default as_of ("" means now) and output format.
         output: file to write atomically (with checkpoints), or None to write
-            ``stream`` as results come.
+            ``stream`` as results come. A symlink is followed: its target is
+            replaced and the link kept.
         stream: binary stream used when ``output`` is None.
         errors: JSONL file for failed rows (written atomically), or None.
         on_error: called with each error line (JSON text), e.g. to show it.
@@ -470,8 +483,12 @@ def run_batch(
 
     Raises:
         UnreadableInput: the input cannot be read.
-        CheckpointMismatch: ``resume`` for a checkpoint of another run.
-        BatchInterrupted: Ctrl-C or SIGTERM; a file output is resumable.
+        CheckpointMismatch: ``resume`` for a checkpoint of another run, or a
+            damaged one.
+        OutputError: an output cannot be written, is not a regular file, is
+            the input or another output, or another run is writing it.
+        BatchInterrupted: Ctrl-C or SIGTERM, at any moment; a file output is
+            resumable once a checkpoint was saved.
         WorkerDied: a worker process died (killed, out of memory); what was
             written is kept, like an interruption, and a file output is resumable.
         PolicyError, PolicyNotFound: the policy does not load.
@@ -479,13 +496,89 @@ def run_batch(
     options = options or BatchOptions()
     started = time.monotonic()
     cpu_at_start = _cpu_seconds()
-    load_evaluator(job.policy)
-    with _frozen_heap():
-        result = _run(
-            source, job, output, stream, errors, on_error, options, progress, executor, started
+    # Entered once the run is complete and renames its files: from then on
+    # until it returns, an interrupt is too late to stop anything.
+    with contextlib.ExitStack() as finishing:
+        try:
+            load_evaluator(job.policy)
+            with _frozen_heap():
+                result = _run(
+                    source, job, output, stream, errors, on_error, options, progress,
+                    executor, started, finishing,
+                )  # fmt: skip
+        except KeyboardInterrupt as exc:
+            # Before the run took stock (loading the policy), or while it was
+            # already stopping: what is on disk stands, and says whether
+            # --resume continues.
+            raise BatchInterrupted(*_kept(source, output)) from exc
+        result.cpu_seconds = _cpu_since(cpu_at_start, local=executor is None)
+        return result
+
+
+def _kept(source: InputSpec, output: str | None) -> tuple[int, bool]:
+    """The rows a resume would continue from, and whether there is a checkpoint."""
+    if output is None or not source.is_file:
+        return 0, False
+    target = os.path.realpath(output) if os.path.islink(output) else output
+    checkpoint = Checkpoint.load(checkpoint_path(target))
+    return (checkpoint.rows, True) if checkpoint is not None else (0, False)
+
+
+def check_outputs(
+    source: InputSpec,
+    output: str | None,
+    errors: str | None,
+    summary: str | None = None,
+) -> tuple[str | None, str | None, str | None]:
+    """Check at start-up where the output, the errors file and the summary go.
+
+    Each is written to ``FILE.part`` and renamed at the end, so each must be a
+    regular file (or not exist yet); a symlink stands for its target, which is
+    replaced while the link is kept.
+
+    Args:
+        source: the input (never to be written).
+        output: the output file, or None for a stream.
+        errors: the errors file, or None.
+        summary: the summary file the caller writes at the end, or None.
+
+    Returns:
+        The files the three really are (a symlink's target), None where None.
+
+    Raises:
+        OutputError: one is not a regular file (a device, a FIFO), or is the
+            input, or is another one of them (also under another name).
+    """
+    target = err_target = sum_target = None
+    claims: list[tuple[str, str, Sequence[str]]] = []
+    if output is not None:
+        target = output_target(output, "-o", "the output", "-o - for standard output")
+        claims.append((f"-o {output}", output, state_paths(target)))
+    if errors is not None:
+        err_target = output_target(
+            errors, "--errors", "the errors file", "--errors - for standard error"
         )
-    result.cpu_seconds = _cpu_since(cpu_at_start, local=executor is None)
-    return result
+        claims.append(
+            (
+                f"--errors {errors}",
+                errors,
+                (err_target, part_path(err_target), lock_path(err_target)),
+            )
+        )
+    if summary is not None:
+        sum_target = output_target(
+            summary, "--summary", "the summary", "--summary - for standard output"
+        )
+        claims.append((f"--summary {summary}", summary, (sum_target, part_path(sum_target))))
+    if source.is_file:
+        identity = file_identity(source.path)
+    else:
+        try:
+            identity = fd_identity(source.stream.fileno()) if source.stream is not None else None
+        except (OSError, ValueError, AttributeError):  # not a file descriptor (e.g. BytesIO)
+            identity = None
+    check_distinct(identity, source.path if source.is_file else "read on standard input", claims)
+    return target, err_target, sum_target
 
 
 def _run(
@@ -499,9 +592,8 @@ def _run(
     progress: Callable[[Progress], None] | None,
     executor: Executor | None,
     started: float,
+    finishing: contextlib.ExitStack,
 ) -> BatchResult:
-    policy = load_evaluator(job.policy)
-    explicit_as_of = bool(job.as_of)
     resumable = output is not None and source.is_file
     if options.resume and not resumable:
         raise CheckpointMismatch(
@@ -509,52 +601,81 @@ def _run(
         )
     if resumable and not os.path.exists(source.path):
         raise UnreadableInput(f"cannot read {source.path}: no such file")
+    target, err_target, _ = check_outputs(source, output, errors)
+    locks: list[OutputLock] = []
+    try:
+        # one run at a time writes a file: the output, and the errors file too
+        if target is not None:
+            locks.append(OutputLock(target, output or target))
+        if err_target is not None:
+            locks.append(OutputLock(err_target, errors or err_target))
+        return _locked_run(
+            source, job, output, target, stream, errors, err_target, on_error, options,
+            progress, executor, started, finishing,
+        )  # fmt: skip
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
-    cp_path = checkpoint_path(output) if output else None
+
+def _locked_run(
+    source: InputSpec,
+    job: BatchJob,
+    output: str | None,
+    target: str | None,
+    stream: IO[bytes] | None,
+    errors: str | None,
+    err_target: str | None,
+    on_error: Callable[[str], None] | None,
+    options: BatchOptions,
+    progress: Callable[[Progress], None] | None,
+    executor: Executor | None,
+    started: float,
+    finishing: contextlib.ExitStack,
+) -> BatchResult:
+    """The run, once no other run writes ``target``. ``output`` and ``errors``
+    are the files as the user named them, ``target`` and ``err_target`` the
+    files they are (a symlink's target)."""
+    policy = load_evaluator(job.policy)
+    explicit_as_of = bool(job.as_of)
+    resumable = target is not None and source.is_file
+
+    cp_path = checkpoint_path(target) if target else None
     checkpoint: Checkpoint | None = None
     fingerprint: dict[str, Any] = {}
     if resumable:
         fingerprint = _fingerprint(source, job, policy.sha256, explicit_as_of, errors)
-    if options.resume and cp_path:
-        checkpoint = Checkpoint.load(cp_path)
+    if options.resume and cp_path and target and output:
+        checkpoint = _load_checkpoint(cp_path, output)
         if checkpoint is not None:
             _check_same_run(checkpoint, fingerprint)
+            _check_max_errors(checkpoint, options.max_errors)
+            files = {
+                "output": (part_path(target), part_path(output)),
+                "ids": (ids_path(target), ids_path(output)),
+            }
+            if err_target is not None and errors is not None:
+                files["errors"] = (part_path(err_target), part_path(errors))
+            check_state(checkpoint, files)
             job = replace(job, as_of=checkpoint.as_of)
+    if checkpoint is None and cp_path:
+        remove_quietly(cp_path)  # a stale one goes before the files it describes are emptied
     if not job.as_of:
         job = replace(job, as_of=default_as_of())
 
     out_file: PartFile | None = None
     err_file: PartFile | None = None
     ids_fh: IO[bytes] | None = None
-    if output is not None:
-        out_file = PartFile(output, resume_at=checkpoint.output_bytes if checkpoint else None)
-        if checkpoint is None:
-            remove_quietly(cp_path or "")
-            if job.output_format == "csv":
-                out_file.write(csv_header().encode("utf-8"))
-        ids_fh = _open_ids(output, checkpoint.ids_bytes if checkpoint else None)
-    elif stream is not None and job.output_format == "csv":
-        stream.write(csv_header().encode("utf-8"))
-    if errors is not None:
-        err_file = PartFile(errors, resume_at=checkpoint.errors_bytes if checkpoint else None)
-
-    run = _Run(out_file, stream, err_file, on_error, ids_fh, options.max_errors)
-    prior = 0.0
-    if checkpoint is not None and output is not None:
-        with open(ids_path(output), "rb") as fh:
-            run.restore(checkpoint, iter(fh))
-        prior = checkpoint.elapsed
-    start_rows = run.rows
-    if options.max_errors is not None and run.errors >= options.max_errors:
-        run.stopped = f"stopped after {options.max_errors} errors (--max-errors)"
-
+    run: _Run | None = None
     saver: CheckpointSaver | None = None
-    if cp_path and out_file and ids_fh:
-        saver = CheckpointSaver(cp_path, [f for f in (out_file, ids_fh, err_file) if f])
+    chunks: Generator[RawChunk, None, None] | None = None
+    ready = False  # set up: from here a checkpoint of the run can be made
+    prior = 0.0
+    start_rows = 0
 
     def checkpoint_now() -> Checkpoint | None:
         """The checkpoint of what is written so far (handed to the system first)."""
-        if not (out_file and ids_fh):
+        if not (out_file and ids_fh and run):
             return None
         out_file.flush()
         ids_fh.flush()
@@ -573,86 +694,139 @@ def _run(
             elapsed=prior + time.monotonic() - started,
         )
 
-    def save_checkpoint() -> None:
-        checkpoint = checkpoint_now()
-        if saver is not None and checkpoint is not None:
-            saver.submit(checkpoint)
-
-    if executor is None:
-        executor = _executor(options.workers, job, out_file)
-    total = source.size()
-    cancel = True
-    pending: deque[tuple[Pending, int]] = deque()
-    chunks = read_chunks(source, options.chunk_size, skip=run.rows)
-    last_saved = time.monotonic()
-
-    def commit_next() -> None:
-        nonlocal last_saved
-        handle, position = pending.popleft()
-        run.commit(handle.result())
-        now = time.monotonic()
-        if progress is not None:
-            progress(Progress(run.rows, run.errors, position, total, now - started, start_rows))
-        if now - last_saved >= options.checkpoint_seconds:
-            save_checkpoint()
-            last_saved = now
-
     try:
-        if run.stopped is None:
+        if target is not None:
+            out_file = PartFile(
+                target, resume_at=checkpoint.output_bytes if checkpoint else None, name=output
+            )
+            if checkpoint is None and job.output_format == "csv":
+                out_file.write(csv_header().encode("utf-8"))
+            ids_fh = _open_ids(target, checkpoint.ids_bytes if checkpoint else None)
+        elif stream is not None and job.output_format == "csv":
+            stream.write(csv_header().encode("utf-8"))
+        if err_target is not None:
+            err_file = PartFile(
+                err_target, resume_at=checkpoint.errors_bytes if checkpoint else None, name=errors
+            )
+
+        run = _Run(out_file, stream, err_file, on_error, ids_fh, options.max_errors)
+        if checkpoint is not None and target is not None:
+            with open(ids_path(target), "rb") as fh:
+                run.restore(checkpoint, iter(fh))
+            prior = checkpoint.elapsed
+        start_rows = run.rows
+
+        if cp_path and out_file and ids_fh:
+            named: dict[str, Any] = {"output": out_file, "ids": ids_fh}
+            if err_file is not None:
+                named["errors"] = err_file
+            saver = CheckpointSaver(cp_path, list(named.values()), named)
+
+        if executor is None:
+            executor = _executor(options.workers, job, out_file)
+        total = source.size()
+        pending: deque[tuple[Pending, int]] = deque()
+        chunks = read_chunks(source, options.chunk_size, skip=run.rows)
+        last_saved = time.monotonic()
+        ready = True
+
+        def commit_next() -> None:
+            nonlocal last_saved
+            assert run is not None and executor is not None
+            handle, position = pending.popleft()
+            run.commit(handle.result())
+            now = time.monotonic()
+            if progress is not None:
+                progress(Progress(run.rows, run.errors, position, total, now - started, start_rows))
+            if now - last_saved >= options.checkpoint_seconds:
+                checkpoint = checkpoint_now()
+                if saver is not None and checkpoint is not None:
+                    with _saving(output):
+                        saver.submit(checkpoint)
+                last_saved = now
+
+        stopped = False
+        try:
             for chunk in chunks:
                 pending.append((executor.submit(job, chunk), chunk.position))
                 if len(pending) >= executor.window:
                     commit_next()
             while pending:
                 commit_next()
+        except _Stop:
+            stopped = True
+        executor.shutdown(cancel=stopped)
         if saver is not None:
-            saver.close()  # its failure is the run's
-        cancel = False
-    except _Stop:
-        cancel = True
+            with _saving(output):
+                saver.close()  # its failure is the run's
     except (KeyboardInterrupt, WorkerDied) as exc:
         # Stopped from outside (Ctrl-C, SIGTERM, a worker killed): keep what
-        # was written for --resume.
-        executor.shutdown(cancel=True)
+        # was written for --resume. A second Ctrl-C (or a signal sent to the
+        # whole process group, as `timeout` does) waits until this is done.
+        finishing.enter_context(_interrupts_ignored())
+        if executor is not None:
+            executor.shutdown(cancel=True)
+        rows = checkpoint.rows if checkpoint is not None else 0
         if saver is not None:
-            checkpoint = checkpoint_now() if run.consistent else None
-            if checkpoint is not None:
-                saver.save_now(checkpoint)
+            last = checkpoint_now() if ready and run is not None and run.consistent else None
+            if last is not None:
+                with _saving(output):
+                    saver.save_now(last)
             else:  # the last checkpoint stands; resume truncates past it
                 with contextlib.suppress(Exception):
                     saver.close()
+        if ready and run is not None:
+            rows = run.rows
+        kept = resumable and cp_path is not None and os.path.exists(cp_path)
         for f in (out_file, err_file):
             if f is not None:
-                f.close()
-        if ids_fh is not None:
-            ids_fh.close()
+                if kept:
+                    f.close()
+                else:
+                    f.discard()
+        if target is not None:
+            if kept:
+                if ids_fh is not None:
+                    ids_fh.close()
+            else:  # nothing to resume from: leave nothing behind
+                _remove_state(target, ids_fh)
         if isinstance(exc, WorkerDied):
-            raise exc.stopped_after(run.rows, resumable, output) from exc
-        raise BatchInterrupted(run.rows, resumable) from exc
+            raise exc.stopped_after(rows, kept, output) from exc
+        raise BatchInterrupted(rows, kept) from exc
     except BaseException:
-        executor.shutdown(cancel=True)
+        finishing.enter_context(_interrupts_ignored())
+        if executor is not None:
+            executor.shutdown(cancel=True)
         if saver is not None:
             with contextlib.suppress(Exception):
                 saver.close()
+        if not ready and checkpoint is not None:
+            # a resume that could not start: what the interrupted run kept stands
+            for f in (out_file, err_file):
+                if f is not None:
+                    f.close()
+            if ids_fh is not None:
+                ids_fh.close()
+            raise
         for f in (out_file, err_file):
             if f is not None:
                 f.discard()
-        if output is not None:
-            _remove_state(output, ids_fh)
+        if target is not None:
+            _remove_state(target, ids_fh)
         raise
     finally:
-        chunks.close()
-    executor.shutdown(cancel=cancel)
-    if saver is not None:
-        saver.close()  # closed already unless --max-errors stopped the run (_Stop)
+        if chunks is not None:
+            chunks.close()
 
     if stream is not None:
         stream.flush()
+    finishing.enter_context(_interrupts_ignored())  # never half of the files renamed
     if err_file is not None:
         err_file.commit()
-    if out_file is not None and output is not None:
+    if out_file is not None and target is not None:
         out_file.commit()
-        _remove_state(output, ids_fh)
+        _remove_state(target, ids_fh)
+    assert run is not None
     return BatchResult(
         read=run.rows,
         decided=run.decided,
@@ -669,20 +843,54 @@ def _run(
     )
 
 
+@contextlib.contextmanager
+def _saving(output: str | None) -> Iterator[None]:
+    """A checkpoint that cannot be saved (disk full...) is a failure to write the output."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {output}: saving its checkpoint failed: {exc.strerror or exc}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are ignored (in ``run_batch``, until it returns or raises).
+
+    Once a run is complete and puts its files in place, an interrupt is too late
+    to stop anything and must not leave the errors file renamed and OUTPUT not:
+    the run ends as usual. Once a run is stopping, a second one must not cut
+    short the saving of its checkpoint or the stopping of its workers.
+    """
+    signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        previous = [signal.signal(sig, signal.SIG_IGN) for sig in signals]
+    except ValueError:  # not the main thread: nothing to defer
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in zip(signals, previous, strict=True):
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 def _executor(workers: int, job: BatchJob, out_file: PartFile | None) -> Executor:
     if workers <= 1:
         return InlineExecutor()
     spot = None
     if out_file is not None:  # the workers write the output themselves, after what is there
         out_file.flush()
-        spot = OutputSpot(out_file.part, out_file.size, out_file.path)
+        spot = OutputSpot(out_file.part, out_file.size, out_file.name)
     return PoolExecutor(workers, job, spot)
 
 
 def _open_ids(output: str, resume_at: int | None) -> IO[bytes]:
     path = ids_path(output)
     if resume_at is None:
-        return open(path, "wb")
+        remove_quietly(path)  # a new file, never whatever the name held
+        return open(path, "w+b")  # readable too: the checkpoint records a digest of it
     fh = open(path, "r+b")  # noqa: SIM115
     fh.truncate(resume_at)
     fh.seek(resume_at)
@@ -696,12 +904,48 @@ def _remove_state(output: str, ids_fh: IO[bytes] | None) -> None:
     remove_quietly(checkpoint_path(output))
 
 
+def _load_checkpoint(path: str, output: str) -> Checkpoint | None:
+    """The checkpoint to resume from; None when there is none (the run starts over).
+
+    Raises:
+        CheckpointMismatch: there is one, but it cannot be read.
+    """
+    checkpoint = Checkpoint.load(path)
+    if checkpoint is None and os.path.lexists(path):
+        raise CheckpointMismatch(
+            f"cannot resume: {checkpoint_path(output)} is damaged or was written by another "
+            "version of followup; run again without --resume to start over"
+        )
+    return checkpoint
+
+
+def _check_max_errors(checkpoint: Checkpoint, max_errors: int | None) -> None:
+    """A resume gives what a run not interrupted gives: with ``--max-errors N``
+    that run stops at its Nth failed row, so one that met N already cannot go on."""
+    if max_errors is None or checkpoint.errors < max_errors:
+        return
+    raise CheckpointMismatch(
+        f"cannot resume with --max-errors {max_errors}: the interrupted run had already met "
+        f"{checkpoint.errors} failed rows (a run not interrupted would have stopped at the "
+        f"{max_errors}th); resume with --max-errors {checkpoint.errors + 1} or more, or without "
+        "it, or run again without --resume"
+    )
+
+
+#: fingerprint keys a policy's digest covers (its file holds its name and version)
+_NAMED_BY_DIGEST = ("policy", "policy_version")
+
+
 def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None:
     old = checkpoint.fingerprint
+    same_policy = old.get("policy_sha256") is not None and old.get(
+        "policy_sha256"
+    ) == fingerprint.get("policy_sha256")
+    ignored = {"as_of", *(_NAMED_BY_DIGEST if same_policy else ())}
     changed = [
         key
         for key in sorted(set(old) | set(fingerprint))
-        if key != "as_of" and old.get(key) != fingerprint.get(key)
+        if key not in ignored and old.get(key) != fingerprint.get(key)
     ]
     if fingerprint.get("as_of") is not None and fingerprint["as_of"] != checkpoint.as_of:
         changed.append("as_of")

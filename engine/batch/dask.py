@@ -14,6 +14,7 @@ Every worker process compiles the policy once and keeps it (``load_evaluator``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import json
@@ -21,12 +22,23 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .._errors import FollowupError
 from ._job import BatchJob, PolicyRef
 from ._readers import RawChunk
 from ._runner import Pending, default_as_of
 from ._worker import ChunkResult, evaluate_chunk
 
-__all__ = ["DaskExecutor", "dask_executor", "evaluate_partitions", "write_partitions"]
+__all__ = [
+    "DaskExecutor",
+    "SchedulerUnavailable",
+    "dask_executor",
+    "evaluate_partitions",
+    "write_partitions",
+]
+
+
+class SchedulerUnavailable(FollowupError):
+    """``--dask``'s address is not an address, or no scheduler answers there."""
 
 
 class DaskExecutor:
@@ -59,7 +71,12 @@ class _FuturePending:
 @contextlib.contextmanager
 def dask_executor(scheduler: str, workers: int = 2) -> Iterator[DaskExecutor]:
     """Connect to ``scheduler`` (an address, or "local" for a LocalCluster of
-    ``workers`` single-threaded processes) and yield an executor for ``run_batch``."""
+    ``workers`` single-threaded processes) and yield an executor for ``run_batch``.
+
+    Raises:
+        SchedulerUnavailable: ``scheduler`` is not an address, or no scheduler
+            answers there (after distributed's connect timeout, 30 s by default).
+    """
     distributed: Any = importlib.import_module("distributed")
     if scheduler == "local":
         with (
@@ -70,8 +87,44 @@ def dask_executor(scheduler: str, workers: int = 2) -> Iterator[DaskExecutor]:
         ):
             yield DaskExecutor(client)
     else:
-        with distributed.Client(scheduler) as client:
+        try:
+            _probe(scheduler)
+            client = distributed.Client(scheduler)
+        except ValueError as exc:  # what distributed says of an address it cannot parse
+            raise SchedulerUnavailable(
+                f"--dask {scheduler}: not a scheduler address ({exc}); give one such as "
+                "tcp://scheduler:8786, or local for a cluster on this machine"
+            ) from exc
+        except OSError as exc:  # refused, timed out, unknown host
+            raise SchedulerUnavailable(
+                f"--dask {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
+                "check that it runs and is reachable from here, or use --dask local"
+            ) from exc
+        with client:
             yield DaskExecutor(client)
+
+
+def _probe(scheduler: str) -> None:
+    """Check ``scheduler`` is an address where something answers, before making a
+    Client: a Client that fails to start is left half made, and closing it later
+    (when it is collected) can hang for a minute.
+
+    Raises:
+        ValueError: not an address.
+        OSError: nothing answers there (after the connect timeout).
+    """
+    comm: Any = importlib.import_module("distributed.comm")
+    scheme, _ = comm.parse_address(scheduler)
+    if scheme != "tcp":  # tls and the rest need the Client's security settings
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop running here: the usual case
+
+        async def reach() -> None:
+            await (await comm.connect(scheduler)).close()
+
+        asyncio.run(reach())
 
 
 def _rows(partition: Any) -> list[Any]:
