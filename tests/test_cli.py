@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
@@ -164,3 +165,30 @@ def test_as_of_in_the_facts_wins_over_the_option_and_says_so(tmp_path: Path) -> 
     bare.write_text("".join(line for line in lines if not line.startswith("as_of:")), "utf-8")
     code, out, err = run("evaluate", str(bare), "--format", "json", "--as-of", "2026-12-30")
     assert (code, err, json.loads(out)["as_of"]) == (0, "", "2026-12-30")
+
+
+def test_the_command_ends_quietly_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import followup.cli
+    from followup import _entry
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(followup.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as ended:
+        _entry.main()
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_package_names_come_from_the_engine_on_first_use() -> None:
+    import followup
+    import followup.engine
+
+    assert followup.load_policy is followup.engine.load_policy
+    assert followup.PolicyError is followup.engine.PolicyError
+    assert followup.__version__ == followup.engine.ENGINE_VERSION
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        followup.nothing  # noqa: B018
