@@ -328,33 +328,11 @@ def _report(result: BatchResult) -> None:
     "-q", "--quiet", is_flag=True, help="No progress bar and no per-row error lines on stderr."
 )
 @BACKEND
-def batch_command(
-    input_path: str,
-    output: str | None,
-    input_format: str | None,
-    output_format: str,
-    trace: str,
-    as_of: str | None,
-    policy_name: str,
-    policy_version: str | None,
-    errors_path: str | None,
-    summary_path: str | None,
-    max_errors: int | None,
-    workers: int,
-    chunk_size: int,
-    resume: bool,
-    checkpoint_every: float,
-    dask_scheduler: str | None,
-    quiet: bool,
-    backend: str,
-) -> None:
+def batch_command(**options: Any) -> None:
+    # the options, as named below in _batch
     with _Signals() as signals:
         try:
-            code = _batch(
-                input_path, output, input_format, output_format, trace, as_of, policy_name,
-                policy_version, errors_path, summary_path, max_errors, workers, chunk_size,
-                resume, checkpoint_every, dask_scheduler, quiet, backend, signals,
-            )  # fmt: skip
+            code = _batch(signals=signals, **options)
         except KeyboardInterrupt:
             # before the run started (its own interruptions are reported by _batch)
             signals.settle()

@@ -496,8 +496,9 @@ def run_batch(
     options = options or BatchOptions()
     started = time.monotonic()
     cpu_at_start = _cpu_seconds()
-    # Entered once the run is complete and renames its files: from then on
-    # until it returns, an interrupt is too late to stop anything.
+    # Holds what lasts until the run returns: the locks on its output files,
+    # and, entered once the run is complete and renames its files, the
+    # ignoring of interrupts, which are too late then to stop anything.
     with contextlib.ExitStack() as finishing:
         try:
             load_evaluator(job.policy)
@@ -601,41 +602,15 @@ def _run(
         )
     if resumable and not os.path.exists(source.path):
         raise UnreadableInput(f"cannot read {source.path}: no such file")
+    # ``output`` and ``errors`` are the files as the user named them, ``target``
+    # and ``err_target`` the files they are (a symlink's target)
     target, err_target, _ = check_outputs(source, output, errors)
-    locks: list[OutputLock] = []
-    try:
-        # one run at a time writes a file: the output, and the errors file too
-        if target is not None:
-            locks.append(OutputLock(target, output or target))
-        if err_target is not None:
-            locks.append(OutputLock(err_target, errors or err_target))
-        return _locked_run(
-            source, job, output, target, stream, errors, err_target, on_error, options,
-            progress, executor, started, finishing,
-        )  # fmt: skip
-    finally:
-        for lock in reversed(locks):
-            lock.release()
-
-
-def _locked_run(
-    source: InputSpec,
-    job: BatchJob,
-    output: str | None,
-    target: str | None,
-    stream: IO[bytes] | None,
-    errors: str | None,
-    err_target: str | None,
-    on_error: Callable[[str], None] | None,
-    options: BatchOptions,
-    progress: Callable[[Progress], None] | None,
-    executor: Executor | None,
-    started: float,
-    finishing: contextlib.ExitStack,
-) -> BatchResult:
-    """The run, once no other run writes ``target``. ``output`` and ``errors``
-    are the files as the user named them, ``target`` and ``err_target`` the
-    files they are (a symlink's target)."""
+    # one run at a time writes a file: the output, and the errors file too;
+    # the locks are released when run_batch returns
+    if target is not None:
+        finishing.callback(OutputLock(target, output or target).release)
+    if err_target is not None:
+        finishing.callback(OutputLock(err_target, errors or err_target).release)
     policy = load_evaluator(job.policy)
     explicit_as_of = bool(job.as_of)
     resumable = target is not None and source.is_file
