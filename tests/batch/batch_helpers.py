@@ -33,3 +33,11 @@ def cohort(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def write_broken_cohort(path: Path, n: int, seed: int, every: int) -> Path:
+    """A JSONL cohort of ``n`` rows in which every ``every``-th line is not JSON."""
+    with path.open("w", encoding="utf-8") as fh:
+        for i, facts in enumerate(cohort(n, seed=seed), 1):
+            fh.write("{broken\n" if i % every == 0 else json.dumps(facts) + "\n")
+    return path

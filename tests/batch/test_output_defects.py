@@ -33,7 +33,7 @@ from followup.engine.batch import (
     Progress,
     run_batch,
 )
-from tests.batch.batch_helpers import AS_OF, cohort
+from tests.batch.batch_helpers import AS_OF, write_broken_cohort
 
 ROWS = 400
 
@@ -41,11 +41,7 @@ ROWS = 400
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cohort with a broken line every 50 rows (8 failed rows)."""
-    path = tmp_path_factory.mktemp("defects") / "cohort.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        for i, facts in enumerate(cohort(ROWS, seed=11), 1):
-            fh.write("{broken\n" if i % 50 == 0 else json.dumps(facts) + "\n")
-    return path
+    return write_broken_cohort(tmp_path_factory.mktemp("defects") / "cohort.jsonl", ROWS, 11, 50)
 
 
 def cli(*args: str, input: bytes | None = None) -> Any:

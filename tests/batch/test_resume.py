@@ -24,19 +24,14 @@ from followup.engine.batch import (
     Progress,
     run_batch,
 )
-from tests.batch.batch_helpers import AS_OF, cohort
+from tests.batch.batch_helpers import AS_OF, cohort, write_broken_cohort
 
 ROWS = 3000
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rows = cohort(ROWS, seed=3)
-    path = tmp_path_factory.mktemp("resume") / "cohort.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        for i, facts in enumerate(rows, 1):
-            fh.write("{broken\n" if i % 997 == 0 else json.dumps(facts) + "\n")
-    return path
+    return write_broken_cohort(tmp_path_factory.mktemp("resume") / "cohort.jsonl", ROWS, 3, 997)
 
 
 def _args(source: Path, out: Path, *extra: str) -> list[str]:
