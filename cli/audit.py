@@ -294,14 +294,16 @@ def test_cmd(
                 }
                 for f, label, results in (e for e in report if isinstance(e, tuple))
             ],
-            "summary": {"passed": passed, "failed": failed, "total": passed + failed},
+            "summary": {
+                "passed": passed,
+                "failed": failed,
+                "total": passed + failed,
+                "files_not_run": len(broken),
+            },
+            "untested": [u.to_dict() for u in untested],
             "coverage": [c.to_dict() for c in covs] if coverage else None,
             "min_coverage": min_coverage,
         }
-        if broken:
-            out["summary"]["files_not_run"] = len(broken)
-        if untested:
-            out["untested"] = [u.to_dict() for u in untested]
         _dump(out)
     else:
         lines: list[str] = []

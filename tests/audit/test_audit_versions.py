@@ -126,8 +126,9 @@ def test_test_command_text(run: Run, policies: Path) -> None:
 def test_test_command_json(run: Run, policies: Path) -> None:
     out = run("test", str(policies / "demo"), "--format", "json", "--coverage")
     data = json.loads(out.stdout)
-    assert list(data) == ["files", "summary", "coverage", "min_coverage"]
-    assert data["summary"] == {"passed": 2, "failed": 0, "total": 2}
+    assert list(data) == ["files", "summary", "untested", "coverage", "min_coverage"]
+    assert data["summary"] == {"passed": 2, "failed": 0, "total": 2, "files_not_run": 0}
+    assert data["untested"] == []
     assert list(data["files"][0]) == ["file", "policy", "cases"]
     assert list(data["files"][0]["cases"][0]) == [
         "name",
