@@ -56,6 +56,8 @@ def log_record(facts: Mapping[str, Any], policy: Policy, decision: Decision) -> 
         "logged_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "as_of": data["as_of"],
         "policy": {"name": policy.name, "version": policy.version, "sha256": policy.sha256},
+        # where the policy was read from, for replay to look there first
+        "policy_file": None if policy.path is None else str(Path(policy.path).resolve()),
         "engine": {"version": ENGINE_VERSION},
         "facts": _plain(facts),
         "decision": data,
@@ -259,9 +261,10 @@ def replay(
         who = (entry.number, str(rec["decision_id"]), logged.get("applicant_id"), ref)
         target: Policy | str | None = policy
         if target is None:
+            file = rec.get("policy_file")
             key = (str(meta["name"]), str(meta["version"]), str(meta["sha256"]))
             if key not in found:
-                found[key] = _logged_policy(key, dirs)
+                found[key] = _logged_policy(key, dirs, file if isinstance(file, str) else None)
             target = found[key]
         if isinstance(target, str):
             outcome.results.append(ReplayResult(*who, error=target))
@@ -277,10 +280,25 @@ def replay(
     return outcome
 
 
-def _logged_policy(key: tuple[str, str, str], dirs: tuple[str | Path, ...]) -> Policy | str:
-    """The policy version a logged decision was made with, or why it cannot be used."""
+def _logged_policy(
+    key: tuple[str, str, str], dirs: tuple[str | Path, ...], file: str | None = None
+) -> Policy | str:
+    """The policy version a logged decision was made with, or why it cannot be used.
+
+    The file it was read from comes first, when it is still there with the same
+    bytes (a policy given by path, outside any policies folder); then the
+    policy is looked up by name and version.
+    """
     name, version, sha256 = key
     ref = f"{name}@{version}"
+    if file is not None and Path(file).is_file():
+        try:
+            policy = load_policy(Path(file))
+        except FollowupError:
+            pass  # changed or broken since: look it up by name instead
+        else:
+            if (policy.name, policy.version, policy.sha256) == key:
+                return policy
     try:
         policy = load_policy(name, version, policies_dir=dirs)
     except PolicyNotFound as exc:

@@ -131,10 +131,12 @@ def test_replay_200_decisions(run: Run, two_versions: Path, policies: Path, tmp_
         "logged_at",
         "as_of",
         "policy",
+        "policy_file",
         "engine",
         "facts",
         "decision",
     ]
+    assert record["policy_file"] == str((policies / "demo" / "1.0.0.yaml").resolve())
     assert record["policy"] == {"name": "demo", "version": "1.0.0", "sha256": policy.sha256}
     same = run("replay", str(log))
     assert same.stdout.endswith("200 same, 0 different\n")
@@ -443,3 +445,30 @@ def test_diff_cohort_names_the_applicants_it_could_not_evaluate(
     assert [e["applicant"] for e in impact["errors"]] == [f"A-{i:03d}" for i in range(3, 10)]
     assert len(impact["errors"][0]["problems"]) == 2
     assert all("industy" in e["message"] for e in impact["errors"][1:])
+
+
+def test_replay_finds_a_policy_given_by_its_path(
+    policies: Path, facts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision made with ``--policy some/file.yaml`` outside every policies
+    folder replays without --policies-dir while that file is unchanged."""
+    from click.testing import CliRunner
+
+    from followup.cli import main
+
+    monkeypatch.delenv("FOLLOWUP_POLICIES", raising=False)
+    own = tmp_path / "elsewhere" / "mine.yaml"
+    own.parent.mkdir()
+    own.write_bytes((policies / "demo" / "1.0.0.yaml").read_bytes())
+    log = tmp_path / "decisions.log"
+    made = CliRunner().invoke(
+        main, ["evaluate", str(facts), "--policy", str(own), "--log", str(log)]
+    )
+    assert made.exit_code == 0, made.output
+    again = CliRunner().invoke(main, ["replay", str(log)])
+    assert again.exit_code == 0, again.output
+    assert again.output.endswith("1 same, 0 different\n")
+    own.write_text(own.read_text("utf-8") + "# changed\n", "utf-8")
+    changed = CliRunner().invoke(main, ["replay", str(log)])
+    assert changed.exit_code == 1
+    assert "which cannot be found" in changed.output
