@@ -32,7 +32,7 @@ from followup.engine.batch import (
     detect_format,
     run_batch,
 )
-from followup.engine.batch._checkpoint import part_path, remove_quietly
+from followup.engine.batch._checkpoint import OutputLock, part_path, remove_quietly
 from followup.engine.batch._runner import check_outputs
 
 from ._options import BACKEND, require_backend
@@ -388,6 +388,11 @@ def _batch(
         raise click.UsageError(str(exc)) from exc
     if summary_target is not None and summary_file is not None:
         _check_writable(summary_target, f"--summary {summary_file}")
+        try:  # no other run may write it (or write its output there) meanwhile
+            lock = OutputLock(summary_target, summary_file)
+        except OutputError as exc:
+            raise click.UsageError(str(exc)) from exc
+        click.get_current_context().call_on_close(lock.release)
     root = click.get_current_context().find_root().obj
     dirs = tuple(root.get("policies_dir", ())) if isinstance(root, dict) else ()
     require_backend(backend)

@@ -37,6 +37,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import stat
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,6 +109,12 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+#: paths that stand for a process's streams or devices, not for a file of their own
+_STREAMS = re.compile(r"^/(dev|proc)/")
+#: the names a run gives the files it keeps beside an output (see state_paths)
+_STATE_SUFFIXES = (".part", ".lock", ".ids", ".checkpoint")
+
+
 def output_target(path: str, what: str, noun: str, stream_hint: str) -> str:
     """The file an output ``path`` really is: a symlink's target (the output then
     replaces the target, and the link is kept), or ``path`` itself.
@@ -122,7 +129,21 @@ def output_target(path: str, what: str, noun: str, stream_hint: str) -> str:
         OutputError: it exists and is not a regular file (a device, a FIFO, a
             folder...): it would be replaced by a regular file at the end.
     """
-    target = os.path.realpath(path) if os.path.islink(path) else path
+    real = os.path.realpath(path)
+    if _STREAMS.match(path) or _STREAMS.match(real):
+        # /dev/stdout and the like name whatever a stream is redirected to:
+        # replacing that file would lose what it held before
+        raise OutputError(
+            f"cannot write {what} {path}: under /dev or /proc it names a standard stream, a "
+            f"device or a file of the system; {noun} is written to a temporary file and "
+            f"renamed at the end, so give a file path, or {stream_hint}"
+        )
+    if path.endswith(_STATE_SUFFIXES):
+        raise OutputError(
+            f"{what} {path} ends like the files a run keeps beside its outputs "
+            f"({', '.join(_STATE_SUFFIXES)}); another run may be writing it: give another name"
+        )
+    target = real if os.path.islink(path) else path
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
@@ -553,7 +574,14 @@ class PartFile:
             self._fh.flush()
             self._fh.truncate(self.size)
             os.fsync(self._fh.fileno())
+            mine = os.fstat(self._fh.fileno())
             self._fh.close()
+            now = os.stat(self.part)
+            if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+                raise OutputError(
+                    f"cannot write {self.name}: {self.part} was replaced by another program "
+                    "while this run wrote it; run again"
+                )
             os.replace(self.part, self.path)
         except OSError as exc:
             raise OutputError(f"cannot write {self.name}: {exc.strerror or exc}") from exc

@@ -323,7 +323,8 @@ def _row_id(
         value = facts.get("applicant_id")
     elif kind == "jsonl" and isinstance(item, bytes):
         found = _ID_IN_TEXT.search(item)
-        value = found.group(1).decode("utf-8", "replace").strip() if found else None
+        # undecodable bytes as \xNN, so that two different ids never read the same
+        value = found.group(1).decode("utf-8", "backslashreplace").strip() if found else None
     elif isinstance(item, BadCsvRow):
         value = item.applicant_id
     elif kind == "csv" and header is not None and "applicant_id" in header:

@@ -100,6 +100,11 @@ def dask_executor(scheduler: str, workers: int = 2) -> Iterator[DaskExecutor]:
                 f"--dask {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
                 "check that it runs and is reachable from here, or use --dask local"
             ) from exc
+        except Exception as exc:  # e.g. a protocol whose package is missing (ucx://)
+            raise SchedulerUnavailable(
+                f"--dask {scheduler}: Dask cannot connect there "
+                f"({type(exc).__name__}: {exc}); give a tcp:// address, or use --dask local"
+            ) from exc
         with client:
             yield DaskExecutor(client)
 

@@ -29,6 +29,7 @@ from followup.engine.batch import (
     BatchOptions,
     CheckpointMismatch,
     InputSpec,
+    OutputError,
     PolicyRef,
     Progress,
     run_batch,
@@ -339,7 +340,9 @@ def test_dash_sends_errors_to_stderr_and_the_summary_to_stdout(
 # --- 5. --dask ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("address", ["nonsense", "tcp://host:notaport", "tcp://127.0.0.1:1"])
+@pytest.mark.parametrize(
+    "address", ["nonsense", "tcp://host:notaport", "tcp://127.0.0.1:1", "ucx://127.0.0.1:1"]
+)
 def test_a_bad_dask_address_is_one_line_and_exit_2(
     address: str, source: Path, tmp_path: Path
 ) -> None:
@@ -614,3 +617,66 @@ def test_resume_refuses_another_policy(source: Path, tmp_path: Path) -> None:
             InputSpec(str(source), "jsonl"), job, output=str(out), errors=f"{out}.errors",
             options=BatchOptions(resume=True, chunk_size=25),
         )  # fmt: skip
+
+
+# --- found by the second audit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["-o", "--errors", "--summary"])
+def test_a_standard_stream_path_is_refused(option: str, source: Path, tmp_path: Path) -> None:
+    """/dev/stdout names whatever stdout is redirected to: replacing that file
+    would lose what it held before."""
+    args = [str(source), option, "/dev/stdout"]
+    if option != "-o":
+        args += ["-o", str(tmp_path / "o.jsonl")]
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    _no_traceback(result)
+    assert f"cannot write {option} /dev/stdout: under /dev or /proc it names" in result.stderr
+
+
+@pytest.mark.parametrize("suffix", [".part", ".lock", ".ids", ".checkpoint"])
+def test_a_name_a_run_keeps_beside_its_output_is_refused(
+    suffix: str, source: Path, tmp_path: Path
+) -> None:
+    name = str(tmp_path / f"other.jsonl{suffix}")
+    result = cli(str(source), "-o", str(tmp_path / "o.jsonl"), "--errors", name)
+    assert result.exit_code == 2, result.output
+    assert f"--errors {name} ends like the files a run keeps beside its outputs" in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_the_summary_is_locked_like_the_outputs(source: Path, tmp_path: Path) -> None:
+    """A run writing OUTPUT holds OUTPUT.lock: another run's --summary OUTPUT
+    would replace those decisions at its end."""
+    from followup.engine.batch._checkpoint import OutputLock
+
+    busy = tmp_path / "a.jsonl"
+    held = OutputLock(str(busy), str(busy))
+    try:
+        result = cli(str(source), "-o", str(tmp_path / "b.jsonl"), "--summary", str(busy))
+    finally:
+        held.release()
+    assert result.exit_code == 2, result.output
+    assert f"another followup batch is writing {busy} (pid {os.getpid()})" in result.stderr
+    assert not busy.exists() and not (tmp_path / "b.jsonl").exists()
+
+
+def test_a_part_file_replaced_by_another_program_is_not_renamed(tmp_path: Path) -> None:
+    from followup.engine.batch._checkpoint import PartFile
+
+    out = tmp_path / "o.jsonl"
+    part = PartFile(str(out))
+    part.write(b"mine\n")
+    os.replace(_write(tmp_path / "theirs", b"theirs\n"), part.part)
+    with pytest.raises(
+        OutputError, match=r"was replaced by another program while this run wrote it"
+    ):
+        part.commit()
+    assert not out.exists()
+    assert Path(part.part).read_bytes() == b"theirs\n"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
