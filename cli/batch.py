@@ -32,7 +32,12 @@ from followup.engine.batch import (
     detect_format,
     run_batch,
 )
-from followup.engine.batch._checkpoint import OutputLock, part_path, remove_quietly
+from followup.engine.batch._checkpoint import (
+    OutputLock,
+    checkpoint_path,
+    part_path,
+    remove_quietly,
+)
 from followup.engine.batch._runner import check_outputs
 
 from ._options import BACKEND, require_backend
@@ -383,9 +388,15 @@ def _batch(
     source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
     summary_file = summary_path if summary_path != "-" else None
     try:
-        _, _, summary_target = check_outputs(source, output, errors_path, summary_file)
+        target, _, summary_target = check_outputs(source, output, errors_path, summary_file)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from exc
+    if resume and target is not None and not os.path.exists(checkpoint_path(target)):
+        click.echo(
+            f"note: there is no interrupted run of {output} to resume "
+            f"({os.path.basename(checkpoint_path(target))} is missing); starting from the first row",
+            err=True,
+        )
     if summary_target is not None and summary_file is not None:
         _check_writable(summary_target, f"--summary {summary_file}")
         try:  # no other run may write it (or write its output there) meanwhile

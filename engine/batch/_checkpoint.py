@@ -259,7 +259,10 @@ class OutputLock:
                 flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
                 fd = os.open(self.path, flags, 0o644)
             except OSError as exc:
-                raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from exc
+                raise OutputError(
+                    f"cannot write {name}: cannot open its lock file {self.path} "
+                    f"({exc.strerror or exc})"
+                ) from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:

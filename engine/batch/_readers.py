@@ -374,6 +374,13 @@ def _csv_header(reader: Any) -> tuple[tuple[str, ...], int] | None:
         )
     _check_header_text(header, line)
     _check_header_names(header, "the CSV header", "column")
+    named = [i for i, name in enumerate(header) if name]
+    gaps = [i + 1 for i in range(named[-1]) if not header[i]]
+    if gaps:  # (unnamed columns after the last name are trailing commas: allowed)
+        raise UnreadableInput(
+            f"the CSV header (line {line}) has no name for column "
+            f"{', '.join(map(str, gaps))}; name the fact each column holds, or remove the column"
+        )
     return header, header.index("applicant_id") if "applicant_id" in header else len(header)
 
 

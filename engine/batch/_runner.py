@@ -143,6 +143,8 @@ class BatchResult:
     policy: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     cpu_seconds: dict[str, float | None] = field(default_factory=dict)
+    #: seconds of this run alone (``seconds`` adds those of the runs it resumed)
+    run_seconds: float | None = None
 
     def summary(self) -> dict[str, Any]:
         """Counts per action and status, per rule, per error code, and timing."""
@@ -168,7 +170,8 @@ class BatchResult:
             {"applicant_id": aid, "rows": rows}
             for aid, rows in list(self.duplicates.items())[:_MAX_DUPLICATE_EXAMPLES]
         ]
-        this_run = self.read - self.resumed_at
+        this_run = self.read - self.resumed_at  # rows read by this run, in its own time
+        own = self.seconds if self.run_seconds is None else self.run_seconds
         return {
             "read": self.read,
             "decided": self.decided,
@@ -188,7 +191,7 @@ class BatchResult:
             },
             "timing": {
                 "seconds": round(self.seconds, 3),
-                "rows_per_second": round(this_run / self.seconds, 1) if self.seconds > 0 else None,
+                "rows_per_second": round(this_run / own, 1) if own > 0 else None,
                 "resumed_at_row": self.resumed_at,
                 "workers": self.workers,
                 "peak_rss_mb": self.peak_rss_mb,
@@ -807,6 +810,7 @@ def _run(
         decided=run.decided,
         errors=run.errors,
         seconds=prior + time.monotonic() - started,
+        run_seconds=time.monotonic() - started,
         counters=dict(run.counters),
         duplicates=run.first_rows(),
         stopped_early=run.stopped,

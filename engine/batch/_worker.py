@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .._errors import FactsError, Problem
+from .._errors import FactsError, Problem, show_value
 from .._facts import FACT_KINDS
 from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts
 from ._job import BatchJob, load_evaluator
@@ -152,13 +152,27 @@ def _converters(header: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
 @functools.lru_cache(maxsize=64)
 def _converters_of(header: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
     out: list[tuple[str, Any]] = []
-    for name in header:
+    for number, name in enumerate(header, 1):
         kind = FACT_KINDS.get(name)
-        if kind is None or kind == "string":
+        if not name:  # an unnamed column (trailing commas): only an empty cell fits
+            out.append((name, functools.partial(_unnamed_cell, number)))
+        elif kind is None or kind == "string":
             out.append((name, None))
         else:
             out.append((name, _CELL_KINDS.get(kind, _stripped_cell)))
     return tuple(out)
+
+
+def _unnamed_cell(number: int, cell: str) -> Any:
+    raise RowError(
+        Problem(
+            "csv-unnamed-cell",
+            f"this row has {show_value(cell)} in column {number}, which the header does "
+            "not name; name the fact in the header, or remove the cell",
+            "",
+            value=cell,
+        )
+    )
 
 
 def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:

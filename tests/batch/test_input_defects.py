@@ -410,3 +410,31 @@ def test_csv_output_has_caution_ids_and_no_next_action_when_all_is_done(
 def test_no_bad_input_reaches_a_traceback() -> None:
     with pytest.raises(UnreadableInput):
         list(read_chunks(InputSpec("-", "csv", io.BytesIO(b"a,a,b\n1,2,3\n")), 10))
+
+
+def test_an_unnamed_column_between_named_ones_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "gap.csv"
+    source.write_text("applicant_id,,interview_at\nA1,x,2026-01-05\n", "utf-8")
+    result = run(str(source), "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 2, result.output
+    assert "the CSV header (line 1) has no name for column 2; name the fact" in result.stderr
+
+
+def test_a_cell_under_a_trailing_unnamed_column_is_that_row_error(tmp_path: Path) -> None:
+    source = tmp_path / "trail.csv"
+    source.write_text("applicant_id,interview_at,\nA1,2026-01-05,junk\nA2,2026-01-05,\n", "utf-8")
+    errors = tmp_path / "e.jsonl"
+    result = run(str(source), "-o", str(tmp_path / "o.jsonl"), "--errors", str(errors))
+    assert result.exit_code == 1, result.output
+    (line,) = [json.loads(x) for x in errors.read_text("utf-8").splitlines()]
+    assert (line["row"], line["applicant_id"]) == (1, "A1")
+    assert line["errors"] == [
+        {
+            "code": "csv-unnamed-cell",
+            "pointer": "",
+            "message": "this row has 'junk' in column 3, which the header does not name; "
+            "name the fact in the header, or remove the cell",
+            "value": "junk",
+        }
+    ]
+    assert len((tmp_path / "o.jsonl").read_text("utf-8").splitlines()) == 1

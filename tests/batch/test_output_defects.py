@@ -680,3 +680,33 @@ def test_a_part_file_replaced_by_another_program_is_not_renamed(tmp_path: Path) 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_resume_without_a_checkpoint_says_it_starts_over(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    result = cli(str(source), "-o", str(out), "--resume")
+    assert result.exit_code == 1, result.output  # the cohort has broken rows
+    assert (
+        f"note: there is no interrupted run of {out} to resume (o.jsonl.checkpoint is missing); "
+        "starting from the first row\n"
+    ) in result.stderr
+
+
+def test_a_resumed_run_counts_its_speed_in_its_own_time() -> None:
+    from followup.engine.batch import BatchResult
+
+    resumed = BatchResult(
+        read=100, decided=100, errors=0, seconds=100.0, counters={}, duplicates={},
+        resumed_at=90, run_seconds=2.0,
+    )  # fmt: skip
+    timing = resumed.summary()["timing"]
+    assert (timing["seconds"], timing["rows_per_second"]) == (100.0, 5.0)
+
+
+def test_a_lock_file_that_cannot_be_opened_is_named(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    (tmp_path / "o.jsonl.lock").mkdir()  # in the way of the lock file
+    result = cli(str(source), "-o", str(out))
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {out}: cannot open its lock file {out}.lock (" in result.stderr
+    assert not out.exists()
