@@ -227,13 +227,20 @@ def _executor(dask: str | None, workers: int) -> Iterator[Executor | None]:
         yield executor
 
 
+#: rows of a repeated applicant_id named on stderr (the summary has them all)
+_ROWS_SHOWN = 10
+
+
 def _report(result: BatchResult) -> None:
     click.echo(f"read {result.read} = decided {result.decided} + errors {result.errors}", err=True)
     if result.duplicates:
         aid, rows = next(iter(result.duplicates.items()))
+        at = ", ".join(map(str, rows[:_ROWS_SHOWN]))
+        if len(rows) > _ROWS_SHOWN:
+            at += f" and {len(rows) - _ROWS_SHOWN} more"
         click.echo(
             f"duplicate applicant_ids: {len(result.duplicates)} "
-            f"(e.g. {aid} at rows {', '.join(map(str, rows))}); see --summary for more",
+            f"(e.g. {aid} at rows {at}); see --summary for more",
             err=True,
         )
     if result.stopped_early:

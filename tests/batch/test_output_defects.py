@@ -710,3 +710,15 @@ def test_a_lock_file_that_cannot_be_opened_is_named(source: Path, tmp_path: Path
     assert result.exit_code == 2, result.output
     assert f"cannot write {out}: cannot open its lock file {out}.lock (" in result.stderr
     assert not out.exists()
+
+
+def test_the_duplicates_line_names_at_most_ten_rows(tmp_path: Path) -> None:
+    source = tmp_path / "same.jsonl"
+    row = json.dumps({"applicant_id": "SAME", "interview_at": "2026-01-05"})
+    source.write_text((row + "\n") * 25, "utf-8")
+    result = cli(str(source), "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert (
+        "duplicate applicant_ids: 1 (e.g. SAME at rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 15 more); "
+        "see --summary for more\n"
+    ) in result.stderr
