@@ -13,7 +13,14 @@ import click
 from followup.engine import FactsError, Problem
 from followup.engine._errors import show_value
 from followup.engine._facts import parse_moment
-from followup.engine._yaml import MAX_BYTES, MAX_DEPTH, Positions, escape_pointer, load_yaml
+from followup.engine._yaml import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    TOO_DEEP,
+    Positions,
+    escape_pointer,
+    load_yaml,
+)
 
 
 def read_facts(path: str) -> tuple[Any, str, Any]:
@@ -272,7 +279,7 @@ def _too_deep(text: str, at: int, name: str) -> Problem:
     column = at - text.rfind("\n", 0, at)
     return Problem(
         "too-deep",
-        f"lists and mappings are nested more than {MAX_DEPTH} levels deep here",
+        TOO_DEEP,
         "",
         name,
         line,

@@ -17,6 +17,7 @@ from typing import Any
 
 from ._errors import FactsError
 from ._policy import Policy
+from ._yaml import escape_pointer
 
 __all__ = [
     "CohortImpact",
@@ -524,7 +525,7 @@ def _leaves(a: Any, b: Any, at: str) -> list[tuple[str, Any, Any]]:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         out: list[tuple[str, Any, Any]] = []
         for k in [*a, *(k for k in b if k not in a)]:
-            out += _leaves(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{at}/{_escape(str(k))}")
+            out += _leaves(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{at}/{escape_pointer(str(k))}")
         return out
     if isinstance(a, list) and isinstance(b, list):
         return _list_leaves(a, b, at)
@@ -554,10 +555,6 @@ def _list_leaves(a: list[Any], b: list[Any], at: str) -> list[tuple[str, Any, An
         out += [(f"{at}/{i}", a[i], None) for i in range(i1, i2)]
         out += [(f"{at}/{j}", None, b[j]) for j in range(j1, j2)]
     return out
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _span_of(rec: Mapping[str, Any]) -> list[Any]:

@@ -22,7 +22,15 @@ import yaml
 
 from ._errors import Problem, show_value
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "LoadedDocument", "Positions", "load_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "TOO_DEEP",
+    "LoadedDocument",
+    "Positions",
+    "load_yaml",
+]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -31,6 +39,8 @@ MAX_NODES = 200_000
 #: Python calls a level), so this also keeps it well inside Python's recursion
 #: limit (1000 calls): a policy 60 levels deep would exhaust it.
 MAX_DEPTH = 50
+#: what a document nested deeper than MAX_DEPTH is told (YAML here, JSON facts in the CLI)
+TOO_DEEP = f"lists and mappings are nested more than {MAX_DEPTH} levels deep here"
 
 
 class _Refused(Exception):
@@ -111,7 +121,7 @@ class _Loader(yaml.SafeLoader):
             through = f" once the alias *{alias} is filled in" if alias else ""
             raise _Refused(
                 "too-deep",
-                f"lists and mappings are nested more than {MAX_DEPTH} levels deep here{through}",
+                f"{TOO_DEEP}{through}",
                 event,
                 "flatten the structure; a policy or facts file needs only a few levels",
             )

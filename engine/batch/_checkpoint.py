@@ -160,11 +160,7 @@ def output_target(path: str, what: str, noun: str, stream_hint: str) -> str:
 
 def _identity(path: str) -> tuple[Any, ...]:
     """What names one file: its device and inode when it exists, else its real path."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ("path", os.path.realpath(path))
-    return ("file", st.st_dev, st.st_ino)
+    return file_identity(path) or ("path", os.path.realpath(path))
 
 
 def check_distinct(
@@ -577,10 +573,10 @@ class PartFile:
             self._fh.flush()
             self._fh.truncate(self.size)
             os.fsync(self._fh.fileno())
-            mine = os.fstat(self._fh.fileno())
+            mine = fd_identity(self._fh.fileno())
             self._fh.close()
-            now = os.stat(self.part)
-            if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            now = file_identity(self.part)  # (None: gone, and the rename below says so)
+            if now is not None and now != mine:
                 raise OutputError(
                     f"cannot write {self.name}: {self.part} was replaced by another program "
                     "while this run wrote it; run again"

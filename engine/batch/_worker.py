@@ -20,6 +20,7 @@ from typing import Any
 from .._errors import FactsError, Problem, show_value
 from .._facts import FACT_KINDS
 from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts
+from .._yaml import escape_pointer
 from ._job import BatchJob, load_evaluator
 from ._readers import BadCsvRow, InputSpec, RawChunk, read_chunks, shown
 from ._writers import csv_row
@@ -229,7 +230,7 @@ def _not_utf8_cells(cells: list[str], header: tuple[str, ...]) -> list[Problem]:
 
 
 def _pointer(path: tuple[Any, ...]) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+    return "".join("/" + escape_pointer(str(part)) for part in path)
 
 
 def _lone_surrogates(value: Any, path: tuple[Any, ...] = ()) -> Iterator[Problem]:
