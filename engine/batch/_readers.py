@@ -274,8 +274,7 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
         line_no = reader.line_num + 1
         while True:
             if len(items) >= chunk_size:  # full after a bad row
-                if line_no - lines[0] != len(lines):
-                    _check_spans(lines, items, line_no, header, id_column)
+                _check_spans(lines, items, line_no, header, id_column)
                 yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
                 lines, items = [], []
             cells: list[str] = []
@@ -292,8 +291,7 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
                     if len(items) >= chunk_size:
                         if cells[-1].endswith(_END):  # a quote never closed: below
                             break
-                        if line_no - lines[0] != len(lines):  # a row over several lines
-                            _check_spans(lines, items, line_no, header, id_column)
+                        _check_spans(lines, items, line_no, header, id_column)
                         yield RawChunk(
                             "csv", row - len(items) + 1, lines, items, header, _tell(stream)
                         )
@@ -335,8 +333,7 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
             reader = csv.reader(chain(taken_lines[1:], (_END,)), strict=False)
             base = line_no = opened + 1
         if items:
-            if line_no - lines[0] != len(lines):
-                _check_spans(lines, items, line_no, header, id_column)
+            _check_spans(lines, items, line_no, header, id_column)
             yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
     except csv.Error as exc:  # the header's
         raise UnreadableInput(
@@ -434,9 +431,11 @@ def _check_spans(
     which look like rows of their own (as many commas as the header has): a
     quote that is never closed where it should be, closed by a later one.
 
-    Run only for a chunk whose rows span more lines than there are rows.
-    ``end`` is the line after the chunk's last row.
+    Nothing to do for a chunk whose rows span as many lines as there are rows
+    (no row over several lines). ``end`` is the line after the chunk's last row.
     """
+    if end - lines[0] == len(lines):
+        return
     width = len(header)
     if width < 3:  # a line with a comma or two is no sign of a row
         return
