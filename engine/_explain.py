@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from . import _calendar as cal
 from ._agenda import run
 from ._compiler import CompiledRule, Recommend, SetFact
 from ._conditions import Condition, Group, Leaf, jsonable
 from ._errors import PolicyNotFound, did_you_mean
-from ._facts import normalize_facts
+from ._facts import as_datetime, normalize_facts
 from ._policy import ENGINE_VERSION, Policy
 
 __all__ = [
@@ -743,12 +744,13 @@ def _hint(
         now = known.get("as_of")
         if start is None:
             return f"would fire if {start_label} were known"
-        threshold = _since_threshold(op, right, now, leaf.unit)
+        country = known.get("country")
+        threshold = _since_threshold(op, right, now, leaf.unit, country)
         if threshold is not None:
             which, moment = threshold
             text = f"would fire if {start_label} were {which} {format_value(moment)}"
-            if which == "on or before" and isinstance(now, date):
-                wait = _since_wait(op, right, start, leaf.unit)
+            if which in ("on or before", "before") and isinstance(now, date):
+                wait = _since_wait(op, right, start, leaf.unit, country)
                 if wait is not None:
                     text += f", or with {start_label} unchanged from {format_value(wait)} on"
             return text
@@ -773,10 +775,12 @@ def _day(moment: date | datetime) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
-def _since_threshold(op: str, n: Any, now: Any, unit: str) -> tuple[str, Any] | None:
-    """For ``since START op n`` in days or hours: the bound on START that makes it hold."""
-    if not isinstance(n, int | float) or now is None:
+def _since_threshold(op: str, n: Any, now: Any, unit: str, country: Any) -> tuple[str, Any] | None:
+    """For ``since START op n``: the bound on START that makes it hold, or None."""
+    if not isinstance(n, int | float) or isinstance(n, bool) or now is None:
         return None
+    if unit == "weeks":  # counted as days / 7
+        return _since_threshold(op, 7 * n, now, "days", country)
     if unit == "days":
         today = _day(now)
         if op == "at_least":
@@ -788,21 +792,89 @@ def _since_threshold(op: str, n: Any, now: Any, unit: str) -> tuple[str, Any] | 
         if op == "less_than":
             return "on or after", today - timedelta(days=math.ceil(n) - 1)
         return None
+    if unit == "business_days":
+        # the count is of business days in (START, now]: at least k of them
+        # when START is before the k-th business day back from now (counting
+        # now itself), at most k when START is on or after the (k+1)-th
+        bound = _whole_count(op, n)
+        if bound is None:
+            return None
+        kind, k = bound
+        if kind == "at_least":
+            day = _business_day_back(_day(now), k, country)
+            return None if day is None else ("on or before", day - timedelta(days=1))
+        day = _business_day_back(_day(now), k + 1, country)
+        return None if day is None else ("on or after", day)
     if unit == "hours" and isinstance(now, datetime):
-        bound = now - timedelta(hours=n)
+        bound_at = now - timedelta(hours=n)
         return {
-            "at_least": ("on or before", bound),
-            "more_than": ("before", bound),
-            "at_most": ("on or after", bound),
-            "less_than": ("after", bound),
+            "at_least": ("on or before", bound_at),
+            "more_than": ("before", bound_at),
+            "at_most": ("on or after", bound_at),
+            "less_than": ("after", bound_at),
         }.get(op)
     return None
 
 
-def _since_wait(op: str, n: Any, start: Any, unit: str) -> Any:
-    """The first day on which ``since START op n`` holds, waiting with START unchanged."""
-    if unit != "days" or not isinstance(n, int | float):
+def _whole_count(op: str, n: float) -> tuple[str, int] | None:
+    """``count op n`` for a whole-number count, as at least k or at most k (None: any count)."""
+    if op == "at_least":
+        k = math.ceil(n)
+    elif op == "more_than":
+        k = math.floor(n) + 1
+    elif op == "at_most":
+        k = math.floor(n)
+    elif op == "less_than":
+        k = math.ceil(n) - 1
+    else:
         return None
+    if op in ("at_least", "more_than"):
+        return None if k <= 0 else ("at_least", k)
+    return None if k < 0 else ("at_most", k)
+
+
+#: how far back ``_business_day_back`` looks before giving up (about 40 years)
+_BUSINESS_DAYS_SEARCHED = 15_000
+
+
+def _business_day_back(day: date, k: int, country: Any) -> date | None:
+    """The k-th business day counting back from ``day`` (``day`` itself first when it is one)."""
+    if k > _BUSINESS_DAYS_SEARCHED:
+        return None
+    country = country if isinstance(country, str) else None
+    found = 0
+    for _ in range(k * 2 + 400):  # weekends and holidays: never more than this many days
+        if cal.is_business_day(day, country):
+            found += 1
+            if found == k:
+                return day
+        day -= timedelta(days=1)
+    return None  # pragma: no cover - a calendar without business days
+
+
+def _since_wait(op: str, n: Any, start: Any, unit: str, country: Any) -> Any:
+    """The first day (or moment) on which ``since START op n`` holds, waiting with START unchanged."""
+    if not isinstance(n, int | float) or isinstance(n, bool):
+        return None
+    if unit == "weeks":
+        return _since_wait(op, 7 * n, start, "days", country)
+    if unit == "hours":
+        return as_datetime(start) + timedelta(hours=n) if op == "at_least" else None
+    if unit == "business_days":
+        bound = _whole_count(op, n)
+        if bound is None or bound[0] != "at_least":
+            return None
+        return cal.add_business_days(
+            _day(start), bound[1], country if isinstance(country, str) else None
+        )
+    if unit != "days":
+        return None
+    day = _day(start)
+    if op == "at_least":
+        return day + timedelta(days=math.ceil(n))
+    if op == "more_than":
+        return day + timedelta(days=math.floor(n) + 1)
+    return None
     day = _day(start)
     if op == "at_least":
         return day + timedelta(days=math.ceil(n))
