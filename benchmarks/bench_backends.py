@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    from followup.engine import _durable
+    from followup.engine import BUILD, _durable
 
     if not _durable.available():
         sys.exit(_durable.INSTALL_HINT)
@@ -117,12 +117,13 @@ def main() -> None:
     result = measure(load_policy(args.policy), args.n, args.trace, args.repeat)
     result["cpu"] = pinned
     result["python"] = platform.python_version()
+    result["build"] = BUILD
     if args.json:
         print(json.dumps(result))
     else:
         print(
             f"{result['policy']}, {args.n} applicants, trace={args.trace}, "
-            f"best of {args.repeat}, {pinned}"
+            f"best of {args.repeat}, {pinned}; {BUILD} build"
         )
         print("  decisions per CPU-second (per wall second)")
         for name in ("native", "durable"):

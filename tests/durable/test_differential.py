@@ -101,8 +101,7 @@ def test_policy_evaluate_backend_hook() -> None:
     """``Policy.evaluate(backend="durable")`` and ``load_policy(backend=...)`` reach this backend."""
     from followup.engine._policy import BACKENDS
 
-    if "durable" not in BACKENDS:
-        pytest.xfail("Policy.evaluate(backend=...) is not wired to engine/_durable.py yet")
+    assert "durable" in BACKENDS
     facts = {"interview_at": "2026-03-02T10:00", "industry": "finance"}
     policy = load_policy("interview-follow-up", backend="durable")
     hooked = policy.evaluate(facts, as_of="2026-03-05")
