@@ -2,18 +2,20 @@
 
 Each command parses its options, calls one engine function, picks a renderer
 and sets the exit code: 0 all good, 1 problems found, 2 bad usage or
-unreadable input.
+unreadable input, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from followup._entry import held_signal
 from followup.engine import (
     BUILD,
     ENGINE_VERSION,
@@ -60,6 +62,11 @@ class _Group(click.Group):
         except (PolicyNotFound, BackendUnavailable) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:
+            # Ctrl-C: one line and exit 130, as `followup batch` and the
+            # entry point say it (not Click's "Aborted!" and exit 1)
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +83,17 @@ class _Group(click.Group):
 def main(ctx: click.Context, policies_dir: tuple[str, ...]) -> None:
     """Explainable advice on when and how to follow up after a job interview."""
     ctx.obj = {"policies_dir": policies_dir}
+    if ctx.invoked_subcommand != batch_command.name:  # the batch acts on it itself
+        _act_on_held_signal()
+
+
+def _act_on_held_signal() -> None:
+    """The command starts: a Ctrl-C or SIGTERM held back while the CLI was
+    loading (see ``followup._entry``) is acted upon now, with the usual
+    handlers back (Ctrl-C says "interrupted", SIGTERM ends the process)."""
+    held = held_signal()
+    if held is not None:
+        signal.raise_signal(held)
 
 
 def _dirs(ctx: click.Context) -> tuple[str, ...]:

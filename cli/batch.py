@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import click
 
+from followup._entry import held_signal
 from followup.engine import FollowupError, PolicyError, PolicyNotFound
 from followup.engine._facts import YEARS
 from followup.engine.batch import (
@@ -179,34 +180,50 @@ def _check_writable(path: str, option: str) -> None:
 
 
 class _Signals:
-    """``kill`` (SIGTERM) stops a run the way Ctrl-C does: resumable, no partial
-    output. Once the outcome is known (the run ended, or it was interrupted and
-    says so), ``settle`` ignores both until the command returns: a late signal
-    must not turn a finished run, or its message, into a traceback."""
+    """Ctrl-C (SIGINT) and ``kill`` (SIGTERM) stop a run alike: resumable, no
+    partial output. Installed as the command starts; a signal held back while
+    the CLI was loading (see ``followup._entry``) is acted upon then, by
+    ``check_held``.
+
+    Once the outcome is known (the run is complete and puts its files in place,
+    or it is stopping, or it failed), ``settle`` has both ignored until the
+    command returns: a late signal must not turn a finished run, or its
+    message, into an interrupted one or a traceback. ``run_batch`` calls it
+    (``on_settled``) while it still ignores interrupts itself, so no signal
+    between the two gets through.
+    """
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self._previous: list[Any] = []
+        self._previous: dict[int, Any] = {}
+        self._settled = False
 
-    def __enter__(self) -> _Signals:
-        def handler(signum: int, frame: Any) -> None:
+    def _handler(self, signum: int, frame: Any) -> None:
+        if not self._settled:
             raise KeyboardInterrupt
 
+    def __enter__(self) -> _Signals:
         try:
-            self._previous = [signal.getsignal(sig) for sig in self._SIGNALS]
-            signal.signal(signal.SIGTERM, handler)
+            for sig in self._SIGNALS:
+                previous = signal.getsignal(sig)
+                if previous is not signal.SIG_IGN:  # one ignored (by the parent) stays so
+                    self._previous[sig] = previous
+                    signal.signal(sig, self._handler)
         except ValueError:  # not the main thread (e.g. some test runners)
-            self._previous = []
+            pass
         return self
 
+    def check_held(self) -> None:
+        """Raise KeyboardInterrupt for a signal that came while the CLI was loading."""
+        if held_signal() is not None:
+            raise KeyboardInterrupt
+
     def settle(self) -> None:
-        if self._previous:
-            for sig in self._SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
+        self._settled = True
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in zip(self._SIGNALS, self._previous, strict=False):
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
@@ -344,6 +361,7 @@ def batch_command(**options: Any) -> None:
     # the options, as named below in _batch
     with _Signals() as signals:
         try:
+            signals.check_held()
             code = _batch(signals=signals, **options)
         except KeyboardInterrupt:
             # before the run started (its own interruptions are reported by _batch)
@@ -444,6 +462,7 @@ def _batch(
                 options=options,
                 progress=bar,
                 executor=executor,
+                on_settled=signals.settle,
             )
     except BatchInterrupted as exc:
         signals.settle()

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, islice
 from typing import IO, Any
@@ -54,6 +54,10 @@ _CSV_FIELD_LIMIT = 1 << 20
 #: any blank line; but a quoted cell still open at the end of the input takes it
 #: in, which is how a quote that is never closed is told from one that is.
 _END = "\x1f\x1e\x1f"
+
+#: the cell limit while the first line of a row with a cell over _CSV_FIELD_LIMIT
+#: is read again for its applicant_id (a C long on every platform)
+_NO_LIMIT = (1 << 31) - 1
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -255,13 +259,12 @@ def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[Raw
 
 
 def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawChunk]:
-    # surrogateescape keeps undecodable bytes so the worker can report the
-    # one bad row instead of the whole file failing.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    again = _Again(stream)  # before the text wrapper reads anything
+    text = _text(stream)
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.reader(chain(text, (_END,)), strict=False)
+    reader, end = _csv_reader(text)
     try:
-        found = _csv_header(reader)
+        found = _csv_header(reader, end)
         if found is None:  # nothing but blank lines: no rows
             return
         header, id_column = found
@@ -289,7 +292,7 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
                     lines.append(start)
                     items.append(cells)
                     if len(items) >= chunk_size:
-                        if cells[-1].endswith(_END):  # a quote never closed: below
+                        if end.taken and cells[-1].endswith(_END):  # a quote never closed
                             break
                         _check_spans(lines, items, line_no, header, id_column)
                         yield RawChunk(
@@ -299,20 +302,19 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
             except csv.Error as exc:  # a cell over the limit: that row's error
                 last = reader.line_num + base - 1
                 row += 1
+                aid, whole = None, False
+                if again.start is not None:
+                    # the csv module dropped the row's cells: read its lines again
+                    text_again, base, aid, whole = _read_again(
+                        again, line_no, last, len(header), id_column
+                    )
+                    text.detach()
+                    text = text_again
+                    reader, end = _csv_reader(text)
                 if row > skip:
                     lines.append(line_no)
-                    items.append(_long_cell(exc, line_no, last, stream.seekable()))
-                if last > line_no and stream.seekable():
-                    # a quoted cell ran over many lines, most likely from a quote
-                    # never closed: read the lines it took in again, as rows
-                    text.detach()
-                    stream.seek(0)
-                    text = io.TextIOWrapper(
-                        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-                    )
-                    deque(islice(text, line_no), maxlen=0)
-                    reader = csv.reader(chain(text, (_END,)), strict=False)
-                    base = line_no + 1
+                    seekable = again.start is not None
+                    items.append(_long_cell(exc, line_no, last, seekable, whole, aid))
                 line_no = reader.line_num + base
                 continue
             if not cells or not cells[-1].endswith(_END):
@@ -330,7 +332,7 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
                 items[-1] = _unclosed_quote(lines[-1], opened, last, aid or None)
             if len(taken_lines) <= 1:
                 break
-            reader = csv.reader(chain(taken_lines[1:], (_END,)), strict=False)
+            reader, end = _csv_reader(taken_lines[1:])
             base = line_no = opened + 1
         if items:
             _check_spans(lines, items, line_no, header, id_column)
@@ -343,13 +345,14 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
         text.detach()
 
 
-def _csv_header(reader: Any) -> tuple[tuple[str, ...], int] | None:
+def _csv_header(reader: Any, end: _End) -> tuple[tuple[str, ...], int] | None:
     """The header (the first line that is not blank), and the applicant_id
     column (its length when there is none); None when there is no such line.
 
     Raises:
         UnreadableInput: the header does not name the facts: no names, names
-            repeated, text that is not UTF-8, or a quote never closed.
+            repeated, text that is not UTF-8, or a quote never closed, or
+            closed only on a later line.
     """
     while True:
         line = reader.line_num + 1
@@ -358,12 +361,15 @@ def _csv_header(reader: Any) -> tuple[tuple[str, ...], int] | None:
             return None
         if cells and not (len(cells) == 1 and not cells[0].strip()):
             break
-    if cells[-1].endswith(_END):
+    if end.taken and cells[-1].endswith(_END):
         raise UnreadableInput(
             f"the CSV header (line {line}) has a quote that is never closed; "
             "the first line must name the facts, e.g. applicant_id,interview_at"
         )
     header = tuple(cell.strip() for cell in cells)
+    _check_header_encoding(header, line)
+    if reader.line_num > line:  # a quoted name took in the lines after the header's
+        _header_over_lines(cells, line, reader.line_num)
     if not any(header):
         raise UnreadableInput(
             f"the CSV header (line {line}) names no facts: the first line that is not "
@@ -381,7 +387,24 @@ def _csv_header(reader: Any) -> tuple[tuple[str, ...], int] | None:
     return header, header.index("applicant_id") if "applicant_id" in header else len(header)
 
 
-def _check_header_text(header: tuple[str, ...], line: int) -> None:
+def _header_over_lines(cells: list[str], line: int, last: int) -> None:
+    """Refuse a header whose quote is closed only on a later line (``last``, the
+    header's last line): the lines up to it were taken in as part of a name."""
+    closed = line
+    for number, cell in enumerate(cells, 1):
+        closed += cell.count("\n") + cell.count("\r") - cell.count("\r\n")
+        if closed > line:
+            taken = f"line {line + 1}" if last == line + 1 else f"lines {line + 1}-{last}"
+            raise UnreadableInput(
+                f"the CSV header (line {line}) has a quote that is not closed on its line: "
+                f"the quote that opens column {number} is closed only at line {closed}, so "
+                f"the header took in {taken}; close the quote where the name ends, or remove "
+                "it: the first line must name the facts, e.g. applicant_id,interview_at"
+            )
+
+
+def _check_header_encoding(header: tuple[str, ...], line: int) -> None:
+    """Refuse a header that shows the input is UTF-16 (a byte order mark, NULs)."""
     joined = "".join(header)
     if joined.isascii() and "\x00" not in joined:
         return
@@ -395,6 +418,12 @@ def _check_header_text(header: tuple[str, ...], line: int) -> None:
             f"the CSV input is not UTF-8 text: its header (line {line}) holds NUL "
             "characters, as UTF-16 text does; save it as UTF-8 (in Excel: CSV UTF-8)"
         )
+
+
+def _check_header_text(header: tuple[str, ...], line: int) -> None:
+    """Refuse a header name with bytes that are not UTF-8."""
+    if "".join(header).isascii():
+        return
     for number, name in enumerate(header, 1):
         if _SURROGATE.search(name):
             raise UnreadableInput(
@@ -448,7 +477,7 @@ def _check_spans(
             if "\n" not in cell and "\r" not in cell:
                 continue
             parts = io.StringIO(cell, newline="").readlines()
-            if any(part.count(",") >= width - 1 for part in parts[1:]):
+            if _look_like_rows(parts[1:], width):
                 closed = line + len(parts) - 1
                 name = header[number] if number < width else f"cell {number + 1}"
                 aid = cells[id_column].strip() if id_column < len(cells) else ""
@@ -466,6 +495,12 @@ def _check_spans(
                 )
                 break
             line += len(parts) - 1
+
+
+def _look_like_rows(lines: list[str], width: int) -> bool:
+    """Whether any of ``lines``, taken in by a quoted cell, looks like a row of its
+    own: as many commas as a header of ``width`` columns has."""
+    return any(line.count(",") >= width - 1 for line in lines)
 
 
 def _unclosed_quote(line: int, opened: int, last: int, applicant_id: str | None) -> BadCsvRow:
@@ -492,12 +527,19 @@ def _unclosed_quote(line: int, opened: int, last: int, applicant_id: str | None)
     )
 
 
-def _long_cell(exc: csv.Error, line: int, last: int, seekable: bool) -> BadCsvRow:
+def _long_cell(
+    exc: csv.Error, line: int, last: int, seekable: bool, whole: bool, applicant_id: str | None
+) -> BadCsvRow:
+    """The error of a row that the csv module gave up on at line ``last`` (``whole``:
+    the row ends there; else its quote most likely is never closed)."""
     if "field larger than field limit" not in str(exc):  # pragma: no cover - csv's other errors
-        return BadCsvRow(Problem("csv-unreadable", f"this row cannot be read as CSV: {exc}", ""))
+        return BadCsvRow(
+            Problem("csv-unreadable", f"this row cannot be read as CSV: {exc}", ""), applicant_id
+        )
     limit = f"{_CSV_FIELD_LIMIT:,} characters (1 MiB)"
-    if last == line:
-        message = f"this row has a cell longer than {limit}, far more than any fact needs"
+    if last == line or whole:
+        where = "" if last == line else f", on lines {line}-{last},"
+        message = f"this row{where} has a cell longer than {limit}, far more than any fact needs"
         suggestion = "shorten the cell, or leave it empty"
     else:
         again = (
@@ -511,7 +553,135 @@ def _long_cell(exc: csv.Error, line: int, last: int, seekable: bool) -> BadCsvRo
             f"without its closing quote, most likely a quote that is never closed; {again}"
         )
         suggestion = "close the quote, or remove it"
-    return BadCsvRow(Problem("csv-cell-too-long", message, "", suggestion=suggestion))
+    return BadCsvRow(Problem("csv-cell-too-long", message, "", suggestion=suggestion), applicant_id)
+
+
+def _read_again(
+    again: _Again, line: int, last: int, width: int, id_column: int
+) -> tuple[io.TextIOWrapper, int, str | None, bool]:
+    """Read input lines ``line`` to ``last`` again: a row the csv module gave up
+    on at line ``last``, for a cell over the limit.
+
+    Returns a text wrapper reading on, the input line it reads first, the row's
+    applicant_id (None when it is not a whole cell, or is the cell over the limit),
+    and whether the row ends with line ``last``: its quotes are closed there and
+    did not take in lines that look like rows. Otherwise the row is most likely a
+    quote never closed: the wrapper reads on from line ``line + 1``, so that the
+    lines the quote took in are read as rows.
+    """
+    text = again.at(line)
+    try:
+        first = text.readline()
+        after_first = text.tell()
+        cells, closed = _cells([first, *islice(iter(text.readline, ""), last - line)])
+        if closed and (
+            last == line
+            or width < 3
+            or not any(
+                _look_like_rows(io.StringIO(cell, newline="").readlines()[1:], width)
+                for cell in cells
+                if "\n" in cell or "\r" in cell
+            )
+        ):
+            again.remember(text.tell(), last + 1)
+            whole, found = True, cells
+        else:
+            if last > line:
+                text.seek(after_first)
+                cells, closed = _cells([first])
+            again.remember(after_first, line + 1)
+            # a quote still open at the line's end: its cell (the last) runs on
+            whole, found = last == line, cells if closed else cells[:-1]
+    except BaseException:
+        text.detach()  # (so that the stream is not closed with it)
+        raise
+    aid = found[id_column].strip() if id_column < len(found) else ""
+    return text, again.line, aid if aid and len(aid) <= _CSV_FIELD_LIMIT else None, whole
+
+
+def _cells(lines: list[str]) -> tuple[list[str], bool]:
+    """The cells of the row that starts ``lines``, read without the cell limit, and
+    whether it ends with them (every quote closed by the end of the last line)."""
+    limit = csv.field_size_limit(_NO_LIMIT)
+    try:
+        reader, end = _csv_reader(lines)
+        cells: list[str] = next(reader, [])
+    except csv.Error:  # pragma: no cover - a cell over 2 GiB
+        return [], False
+    finally:
+        csv.field_size_limit(limit)
+    return cells, not end.taken and reader.line_num == len(lines)
+
+
+def _text(stream: IO[bytes]) -> io.TextIOWrapper:
+    # surrogateescape keeps undecodable bytes so the worker can report the
+    # one bad row instead of the whole file failing.
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+class _End:
+    """The _END line after the input's lines, noting when the csv module asks for
+    it: a quote still open at the end of the input takes it in, which a cell that
+    merely ends in the same text does not (nothing is asked for after the cell's
+    line until its row is used)."""
+
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:
+        self.taken = False
+
+    def __iter__(self) -> Iterator[str]:
+        self.taken = True
+        yield _END
+
+
+def _csv_reader(lines: Iterable[str]) -> tuple[Any, _End]:
+    """A csv reader of ``lines`` then _END, and the _END it reads."""
+    end = _End()
+    return csv.reader(chain(lines, end), strict=False), end
+
+
+class _Again:
+    """Reads lines of a seekable input again (nothing per row until it is asked).
+
+    ``start`` is where the input began (None when it cannot be read again):
+    standard input may stand past the start of its file. After each time, it is
+    told where to start from the next time (the line the rows go on from), so
+    that, however many rows need it, the input is read at most once more.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.start: int | None = None
+        try:
+            if stream.seekable():
+                self.start = stream.tell()
+        except (OSError, ValueError):
+            self.start = None
+        self.line = 1  # the input line that ``position`` is the start of
+        self.position: int | None = None  # as the text wrapper's tell() gives it
+
+    def at(self, line: int) -> io.TextIOWrapper:
+        """A text wrapper whose next line is input line ``line`` (read it with
+        readline, not by iterating, so that its tell() gives positions)."""
+        assert self.start is not None
+        self.stream.seek(self.start)
+        text = _text(self.stream)
+        try:
+            done = 1
+            if self.position is not None and self.line <= line:
+                text.seek(self.position)
+                done = self.line
+            deque(islice(iter(text.readline, ""), line - done), maxlen=0)
+        except BaseException:
+            text.detach()  # (so that the stream is not closed with it)
+            raise
+        return text
+
+    def remember(self, position: int, line: int) -> None:
+        """Start from ``position`` (a text wrapper's tell()), where input line
+        ``line`` begins, the next time."""
+        self.position, self.line = position, line
 
 
 def _tell(stream: IO[bytes]) -> int:

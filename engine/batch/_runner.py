@@ -465,6 +465,7 @@ def run_batch(
     options: BatchOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
     executor: Executor | None = None,
+    on_settled: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Evaluate every row of ``source`` and write the decisions in input order.
 
@@ -480,6 +481,14 @@ def run_batch(
         options: workers, chunk size, max errors, resume.
         progress: called after each chunk written.
         executor: where to evaluate chunks; default from ``options.workers``.
+        on_settled: called once the outcome is known: the run is complete
+            (before it renames its files), or it is stopping (interrupted, a
+            worker died) or failed. From then until ``run_batch`` returns or
+            raises, Ctrl-C and SIGTERM are ignored; it is called while they
+            are, so that a caller can ignore them from then on too: a signal
+            that comes as ``run_batch`` gives its handlers back is too late to
+            change the outcome. Not called when the run fails as it starts
+            (checking its options, loading its policy).
 
     Returns:
         The counts, duplicates and timing of the run.
@@ -499,21 +508,35 @@ def run_batch(
     options = options or BatchOptions()
     started = time.monotonic()
     cpu_at_start = _cpu_seconds()
-    # Holds what lasts until the run returns: the locks on its output files,
-    # and, entered once the run is complete and renames its files, the
-    # ignoring of interrupts, which are too late then to stop anything.
-    with contextlib.ExitStack() as finishing:
+    # ``finishing`` holds what lasts until the run returns: the locks on its
+    # output files. ``quiet`` holds, once the outcome is known (the run is
+    # complete and renames its files, or it is stopping), the ignoring of
+    # interrupts, which are too late then to change anything; it is let go
+    # of last, once the locks are released.
+    settled = False
+    with contextlib.ExitStack() as quiet, contextlib.ExitStack() as finishing:
+
+        def settle() -> None:
+            """The outcome is known: interrupts are ignored from now on."""
+            nonlocal settled
+            if not settled:
+                quiet.enter_context(_interrupts_ignored())
+                settled = True
+                if on_settled is not None:
+                    on_settled()
+
         try:
             load_evaluator(job.policy)
             with _frozen_heap():
                 result = _run(
                     source, job, output, stream, errors, on_error, options, progress,
-                    executor, started, finishing,
+                    executor, started, finishing, settle,
                 )  # fmt: skip
         except KeyboardInterrupt as exc:
             # Before the run took stock (loading the policy), or while it was
             # already stopping: what is on disk stands, and says whether
             # --resume continues.
+            settle()
             raise BatchInterrupted(*_kept(source, output)) from exc
         result.cpu_seconds = _cpu_since(cpu_at_start, local=executor is None)
         return result
@@ -597,6 +620,7 @@ def _run(
     executor: Executor | None,
     started: float,
     finishing: contextlib.ExitStack,
+    settle: Callable[[], None],
 ) -> BatchResult:
     resumable = output is not None and source.is_file
     if options.resume and not resumable:
@@ -737,22 +761,32 @@ def _run(
         if saver is not None:
             with _saving(output):
                 saver.close()  # its failure is the run's
+        if stream is not None:
+            stream.flush()
+        # The run is complete: from here an interrupt is too late to stop
+        # anything, and must never leave half of the files renamed.
+        settle()
     except (KeyboardInterrupt, WorkerDied) as exc:
         # Stopped from outside (Ctrl-C, SIGTERM, a worker killed): keep what
         # was written for --resume. A second Ctrl-C (or a signal sent to the
         # whole process group, as `timeout` does) waits until this is done.
-        finishing.enter_context(_interrupts_ignored())
+        settle()
         if executor is not None:
             executor.shutdown(cancel=True)
         rows = checkpoint.rows if checkpoint is not None else 0
         if saver is not None:
             last = checkpoint_now() if ready and run is not None and run.consistent else None
-            if last is not None:
+            nothing_done = last is not None and last.rows == 0
+            if last is not None and not nothing_done:
                 with _saving(output):
                     saver.save_now(last)
             else:  # the last checkpoint stands; resume truncates past it
                 with contextlib.suppress(Exception):
                     saver.close()
+                if nothing_done and cp_path is not None:
+                    # not a row written, in this run or one it resumes: nothing
+                    # to resume from, so nothing is left behind
+                    remove_quietly(cp_path)
         if ready and run is not None:
             rows = run.rows
         kept = resumable and cp_path is not None and os.path.exists(cp_path)
@@ -772,7 +806,7 @@ def _run(
             raise exc.stopped_after(rows, kept, output) from exc
         raise BatchInterrupted(rows, kept) from exc
     except BaseException:
-        finishing.enter_context(_interrupts_ignored())
+        settle()
         if executor is not None:
             executor.shutdown(cancel=True)
         if saver is not None:
@@ -796,9 +830,6 @@ def _run(
         if chunks is not None:
             chunks.close()
 
-    if stream is not None:
-        stream.flush()
-    finishing.enter_context(_interrupts_ignored())  # never half of the files renamed
     if err_file is not None:
         err_file.commit()
     if out_file is not None and target is not None:
@@ -840,7 +871,9 @@ def _interrupts_ignored() -> Iterator[None]:
     Once a run is complete and puts its files in place, an interrupt is too late
     to stop anything and must not leave the errors file renamed and OUTPUT not:
     the run ends as usual. Once a run is stopping, a second one must not cut
-    short the saving of its checkpoint or the stopping of its workers.
+    short the saving of its checkpoint or the stopping of its workers. Nor
+    may one cut short the release of the locks on the run's files, which
+    comes after both.
     """
     signals = (signal.SIGINT, signal.SIGTERM)
     try:

@@ -722,3 +722,22 @@ def test_the_duplicates_line_names_at_most_ten_rows(tmp_path: Path) -> None:
         "duplicate applicant_ids: 1 (e.g. SAME at rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 15 more); "
         "see --summary for more\n"
     ) in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_interrupt_before_the_first_row_is_written_leaves_nothing(
+    workers: str, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set up (files open, workers started) but no row written: nothing to resume."""
+    from followup.engine.batch import _runner
+
+    _interrupt_in(monkeypatch, _runner._Run, "commit")
+    out = tmp_path / "out.jsonl"
+    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors", "--workers", workers)
+    assert result.exit_code == 130, result.output
+    _no_traceback(result)
+    assert (
+        result.stderr
+        == f"interrupted after 0 rows; {out} was not written; run it again to start over\n"
+    )
+    assert list(tmp_path.iterdir()) == []
