@@ -246,12 +246,27 @@ def default_as_of() -> str:
 
 
 def _fingerprint(
-    source: InputSpec, job: BatchJob, policy_sha: str, explicit_as_of: bool, errors: str | None
+    source: InputSpec,
+    job: BatchJob,
+    policy_sha: str,
+    explicit_as_of: bool,
+    errors: str | None,
+    state_dir: str,
 ) -> dict[str, Any]:
+    """What the run is: a resume must be the same run (see ``_check_same_run``).
+
+    The input and errors file are recorded by their absolute paths, and by
+    their paths from the folder of the run's state (beside OUTPUT): a folder
+    moved whole, with its input, output and errors file, resumes.
+    """
     stat = os.stat(source.path)
+    errors_file = os.path.abspath(errors) if errors else None
+    input_file = os.path.abspath(source.path)
     return {
-        "errors_file": os.path.abspath(errors) if errors else None,
-        "input": os.path.abspath(source.path),
+        "errors_file": errors_file,
+        "errors_file_rel": os.path.relpath(errors_file, state_dir) if errors_file else None,
+        "input": input_file,
+        "input_rel": os.path.relpath(input_file, state_dir),
         "input_size": stat.st_size,
         "input_mtime_ns": stat.st_mtime_ns,
         "input_format": source.format,
@@ -646,7 +661,9 @@ def _run(
     checkpoint: Checkpoint | None = None
     fingerprint: dict[str, Any] = {}
     if resumable:
-        fingerprint = _fingerprint(source, job, policy.sha256, explicit_as_of, errors)
+        fingerprint = _fingerprint(
+            source, job, policy.sha256, explicit_as_of, errors, os.path.dirname(cp_path or "")
+        )
     if options.resume and cp_path and target and output:
         checkpoint = _load_checkpoint(cp_path, output)
         if checkpoint is not None:
@@ -946,6 +963,24 @@ def _check_max_errors(checkpoint: Checkpoint, max_errors: int | None) -> None:
 
 #: fingerprint keys a policy's digest covers (its file holds its name and version)
 _NAMED_BY_DIGEST = ("policy", "policy_version")
+#: fingerprint keys recorded as an absolute path and as one from the run's folder:
+#: the file is the same when either is
+_PATHS = ("input", "errors_file")
+#: what each fingerprint key is, in words; those of one thing are said together
+_FINGERPRINT_WORDS: dict[str, tuple[str, str]] = {
+    "input": ("input file", "its path"),
+    "input_size": ("input file", "its size"),
+    "input_mtime_ns": ("input file", "its modification time"),
+    "input_format": ("input format", ""),
+    "errors_file": ("errors file (--errors)", ""),
+    "policy": ("policy", "its name"),
+    "policy_version": ("policy", "its version"),
+    "policy_sha256": ("policy", "its content"),
+    "backend": ("backend", ""),
+    "trace": ("trace", ""),
+    "output_format": ("output format", ""),
+    "as_of": ("as_of", ""),
+}
 
 
 def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None:
@@ -953,7 +988,15 @@ def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None
     same_policy = old.get("policy_sha256") is not None and old.get(
         "policy_sha256"
     ) == fingerprint.get("policy_sha256")
-    ignored = {"as_of", *(_NAMED_BY_DIGEST if same_policy else ())}
+    ignored = {
+        "as_of",
+        *(_NAMED_BY_DIGEST if same_policy else ()),
+        *(key + "_rel" for key in _PATHS),
+    }
+    for key in _PATHS:
+        rel = key + "_rel"
+        if old.get(rel) is not None and old.get(rel) == fingerprint.get(rel):
+            ignored.add(key)  # moved with the run's folder
     changed = [
         key
         for key in sorted(set(old) | set(fingerprint))
@@ -964,6 +1007,25 @@ def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None
     if changed:
         raise CheckpointMismatch(
             "cannot resume: the interrupted run had a different "
-            + ", ".join(changed)
+            + _in_words(changed)
             + "; run again without --resume to start over"
         )
+
+
+def _in_words(keys: list[str]) -> str:
+    """Fingerprint keys in words: "input file (its path and its size), trace"."""
+    parts: dict[str, list[str]] = {}
+    for key in sorted(keys, key=lambda k: list(_FINGERPRINT_WORDS).index(k)
+                      if k in _FINGERPRINT_WORDS else len(_FINGERPRINT_WORDS)):  # fmt: skip
+        thing, aspect = _FINGERPRINT_WORDS.get(key, (key, ""))
+        parts.setdefault(thing, [])
+        if aspect:
+            parts[thing].append(aspect)
+    return ", ".join(
+        f"{thing} ({_listed(aspects)})" if aspects else thing for thing, aspects in parts.items()
+    )
+
+
+def _listed(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -612,7 +612,7 @@ def test_resume_refuses_another_policy(source: Path, tmp_path: Path) -> None:
     state = json.loads(checkpoint.read_text())
     state["fingerprint"]["policy_sha256"] = "0" * 64
     checkpoint.write_text(json.dumps(state))
-    with pytest.raises(CheckpointMismatch, match="different policy_sha256"):
+    with pytest.raises(CheckpointMismatch, match="different policy \\(its content\\)"):
         run_batch(
             InputSpec(str(source), "jsonl"), job, output=str(out), errors=f"{out}.errors",
             options=BatchOptions(resume=True, chunk_size=25),

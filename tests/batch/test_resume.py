@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from followup.engine.batch import (
     BatchInterrupted,
     BatchJob,
     BatchOptions,
+    CheckpointMismatch,
     InputSpec,
     PolicyRef,
     Progress,
@@ -264,3 +266,51 @@ def test_interrupt_and_resume_in_process(
     assert resumed.summary()["actions"] == whole.summary()["actions"]
     assert (resumed.read, resumed.decided, resumed.errors) == (400, 399, 1)
     assert resumed.duplicates == whole.duplicates == {rows[2]["applicant_id"]: [3, 301]}
+
+
+def _interrupted_in(folder: Path, stop_at: int | None) -> tuple[InputSpec, BatchJob, BatchOptions]:
+    """A run of folder/in.jsonl to folder/out with folder/errors, stopped after
+    ``stop_at`` rows (None: not stopped)."""
+    folder.mkdir()
+    rows = cohort(200, seed=4)
+    rows[50] = {**rows[50], "stage": "last"}
+    (folder / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    job = BatchJob(PolicyRef(), "none", AS_OF, "jsonl")
+    options = BatchOptions(workers=1, chunk_size=20, checkpoint_seconds=0)
+    with pytest.raises(BatchInterrupted) if stop_at else contextlib.nullcontext():
+        run_batch(
+            InputSpec(str(folder / "in.jsonl"), "jsonl"), job, output=str(folder / "out"),
+            errors=str(folder / "errors"),
+            progress=_InterruptAfter(stop_at) if stop_at else None, options=options,
+        )  # fmt: skip
+    return job, options
+
+
+def test_resume_in_a_moved_folder(tmp_path: Path) -> None:
+    """Input, output and errors moved together (mv keeps the files): the run resumes."""
+    job, options = _interrupted_in(tmp_path / "whole", None)
+    _interrupted_in(tmp_path / "first", 80)
+    (tmp_path / "first").rename(tmp_path / "moved")
+    moved = tmp_path / "moved"
+    resumed = run_batch(
+        InputSpec(str(moved / "in.jsonl"), "jsonl"), job, output=str(moved / "out"),
+        errors=str(moved / "errors"), options=replace(options, resume=True),
+    )  # fmt: skip
+    assert resumed.resumed_at == 80
+    assert (moved / "out").read_bytes() == (tmp_path / "whole" / "out").read_bytes()
+    assert (moved / "errors").read_bytes() == (tmp_path / "whole" / "errors").read_bytes()
+
+
+def test_resume_names_in_words_what_differs(tmp_path: Path) -> None:
+    job, options = _interrupted_in(tmp_path / "run", 80)
+    other = tmp_path / "run" / "other.jsonl"
+    other.write_bytes((tmp_path / "run" / "in.jsonl").read_bytes() + b"\n")
+    with pytest.raises(CheckpointMismatch) as info:
+        run_batch(
+            InputSpec(str(other), "jsonl"), job, output=str(tmp_path / "run" / "out"),
+            errors=str(tmp_path / "run" / "errors"), options=replace(options, resume=True),
+        )  # fmt: skip
+    assert str(info.value) == (
+        "cannot resume: the interrupted run had a different input file (its path, its "
+        "size and its modification time); run again without --resume to start over"
+    )
