@@ -284,7 +284,8 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
             try:
                 for cells in reader:
                     start, line_no = line_no, reader.line_num + base
-                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    # a blank line: none, or spaces (a lone "" is a cell, as ",," is)
+                    if not cells or (len(cells) == 1 and cells[0] and not cells[0].strip()):
                         continue
                     row += 1
                     if row <= skip:

@@ -188,7 +188,8 @@ def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
         raise RowError(
             Problem(
                 "csv-cell-count",
-                f"this row has {len(cells)} cells but the header names {len(header)} columns; "
+                f"this row has {len(cells)} cell{'' if len(cells) == 1 else 's'} but the "
+                f"header names {len(header)} columns; "
                 "check for a missing or extra comma, or quote cells that contain commas",
                 "",
             )

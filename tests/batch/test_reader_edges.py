@@ -348,3 +348,30 @@ def test_a_cell_ending_like_the_end_marker_is_text(chunk_size: int) -> None:
 def test_a_header_ending_like_the_end_marker_is_no_unclosed_quote() -> None:
     data = ("applicant_id,interview_at,company" + _readers._END + "\nR1,2026-01-05,Acme\n").encode()
     assert rows_of(data) == [(1, 2, ["R1", "2026-01-05", "Acme"])]
+
+
+def test_a_line_of_one_quoted_empty_cell_is_a_row_not_a_blank_line() -> None:
+    """``""`` is a cell someone wrote (as ``,,`` is): a row, which the worker
+    reports (too few cells); a line of spaces stays a blank line."""
+    data = (HEADER + 'A1,2026-03-02,Acme\n""\n   \n"  "\nA2,2026-03-03,Globex\n').encode()
+    assert rows_of(data) == [
+        (1, 2, ["A1", "2026-03-02", "Acme"]),
+        (2, 3, [""]),
+        (3, 6, ["A2", "2026-03-03", "Globex"]),
+    ]
+
+
+def test_the_row_of_one_quoted_empty_cell_is_reported(tmp_path: Path) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text(HEADER + 'A1,2026-03-02,Acme\n""\nA2,2026-03-03,Globex\n', "utf-8")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    result = run(str(source), "-o", str(out), "--errors", str(errors))
+    assert result.exit_code == 1
+    assert "read 3 = decided 2 + errors 1" in result.stderr
+    (record,) = [json.loads(line) for line in errors.read_text("utf-8").splitlines()]
+    assert (record["row"], record["line"], record["errors"][0]["message"]) == (
+        2,
+        3,
+        "this row has 1 cell but the header names 3 columns; check for a missing or "
+        "extra comma, or quote cells that contain commas",
+    )
