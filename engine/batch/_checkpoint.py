@@ -61,7 +61,8 @@ __all__ = [
     "part_path",
 ]
 
-FORMAT = 2  # 2: duplicates are found again from the ids file, not stored
+#: 2: duplicates are found again from the ids file, not stored; 3: sealed
+FORMAT = 3
 
 
 class CheckpointMismatch(FollowupError):
@@ -330,6 +331,7 @@ class Checkpoint:
     def save(self, path: str) -> None:
         """Write atomically: a reader sees the old checkpoint or the new one."""
         data = {"format": FORMAT, **self.__dict__}
+        data["seal"] = _seal(data)
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, separators=(",", ":"))
@@ -337,14 +339,18 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: str) -> Checkpoint | None:
-        """The checkpoint at ``path``, or None when there is none or it is unreadable."""
+        """The checkpoint at ``path``, or None when there is none, it is
+        unreadable, or it was changed since it was saved (its seal differs)."""
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
+        if data.pop("seal", None) != _seal(data):
+            return None
+        del data["format"]
         try:
             checkpoint = cls(**data)
         except TypeError:
@@ -362,6 +368,14 @@ class Checkpoint:
             and isinstance(self.digests, dict)
             and isinstance(self.elapsed, int | float)
         )
+
+
+def _seal(data: dict[str, Any]) -> str:
+    """A digest of a checkpoint's content: an edit by hand, or damage that keeps
+    it JSON, shows as a seal that no longer matches (nothing secret: it guards
+    against mistakes, not against someone who means to deceive)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 #: how much of each end of a file ``edge_digest`` reads

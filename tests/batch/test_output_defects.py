@@ -32,6 +32,7 @@ from followup.engine.batch import (
     OutputError,
     PolicyRef,
     Progress,
+    _checkpoint,
     run_batch,
 )
 from tests.batch.batch_helpers import AS_OF, write_broken_cohort
@@ -611,6 +612,8 @@ def test_resume_refuses_another_policy(source: Path, tmp_path: Path) -> None:
     checkpoint = Path(f"{out}.checkpoint")
     state = json.loads(checkpoint.read_text())
     state["fingerprint"]["policy_sha256"] = "0" * 64
+    del state["seal"]
+    state["seal"] = _checkpoint._seal(state)  # as a run of that policy saves it
     checkpoint.write_text(json.dumps(state))
     with pytest.raises(CheckpointMismatch, match="different policy \\(its content\\)"):
         run_batch(

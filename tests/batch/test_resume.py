@@ -314,3 +314,28 @@ def test_resume_names_in_words_what_differs(tmp_path: Path) -> None:
         "cannot resume: the interrupted run had a different input file (its path, its "
         "size and its modification time); run again without --resume to start over"
     )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda data: {**data, "rows": data["rows"] - 20},  # would repeat 20 rows
+        lambda data: {**data, "output_bytes": data["output_bytes"] + 1},
+        lambda data: {**data, "counters": {}},
+    ],
+)
+def test_resume_refuses_an_edited_checkpoint(edit: Any, tmp_path: Path) -> None:
+    job, options = _interrupted_in(tmp_path / "run", 80)
+    checkpoint = tmp_path / "run" / "out.checkpoint"
+    data = json.loads(checkpoint.read_text("utf-8"))
+    checkpoint.write_text(json.dumps(edit(data)), "utf-8")
+    with pytest.raises(CheckpointMismatch) as info:
+        run_batch(
+            InputSpec(str(tmp_path / "run" / "in.jsonl"), "jsonl"), job,
+            output=str(tmp_path / "run" / "out"), errors=str(tmp_path / "run" / "errors"),
+            options=replace(options, resume=True),
+        )  # fmt: skip
+    assert str(info.value) == (
+        f"cannot resume: {tmp_path / 'run' / 'out'}.checkpoint is damaged or was written by "
+        "another version of followup; run again without --resume to start over"
+    )
