@@ -119,6 +119,8 @@ def _read_json(data: bytes, name: str) -> tuple[Any, Positions]:
             _json_fix(exc.msg),
         )
         raise FactsError([problem]) from exc
+    except ValueError as exc:  # a number of thousands of digits, which Python will not read
+        raise FactsError([_too_long_number(text, name)]) from exc
     positions = _JsonPositions(text)
     if repeated:
         raise FactsError(
@@ -138,6 +140,32 @@ def _read_json(data: bytes, name: str) -> tuple[Any, Positions]:
             ]
         )
     return value, positions
+
+
+def _too_long_number(text: str, name: str) -> Problem:
+    """The first number of a JSON document too long to be read, at its place."""
+    longest = sys.get_int_max_str_digits() or 4300
+    found = next(
+        (
+            m
+            for m in re.finditer(r'"(?:[^"\\]|\\.)*"|-?\d{' + str(longest + 1) + ",}", text)
+            if not m.group().startswith('"')  # digits inside text are read as text
+        ),
+        None,
+    )
+    at = found.start() if found else 0
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    digits = len(found.group().lstrip("-")) if found else 0
+    return Problem(
+        "too-long-number",
+        f"the number at line {line} column {column} has {digits} digits, too many to be read",
+        "",
+        name,
+        line,
+        column,
+        "write a smaller number; a facts file needs no number longer than a few digits",
+    )
 
 
 def _not_utf8_json(data: bytes, exc: UnicodeDecodeError, name: str) -> Problem:

@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -21,10 +21,19 @@ from typing import Any
 
 from . import _calendar as cal
 from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
-from ._errors import Problem, did_you_mean
-from ._expr import CalendarDef, Compiled, Env, ExprError, compile_node, describe_error, parse
+from ._errors import Problem, did_you_mean, show_value
+from ._expr import (
+    CalendarDef,
+    Compiled,
+    Env,
+    ExprError,
+    _type_words,
+    compile_node,
+    describe_error,
+    parse,
+)
 from ._facts import ACTIONS, CHANNELS, FACTS, read_fact
-from ._yaml import Positions
+from ._yaml import Positions, escape_pointer
 
 __all__ = [
     "Caution",
@@ -196,8 +205,17 @@ def _caution_clashes(rules: list[CompiledRule], out: _Collector) -> None:
                 )
 
 
-#: a {placeholder} in a template's subject or body
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+#: anything in braces in a template or an ``explain:`` sentence: a {placeholder}
+#: or, when it is not a name (``{ role }``, ``{job-title}``), a mistake that
+#: would reach the text as it is written
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def _placeholder_fix(name: str, allowed: Iterable[str]) -> str | None:
+    """A fix for a {placeholder} that names nothing: the name it is closest to."""
+    if name.strip() != name and name.strip() in allowed:
+        return f"write it without spaces inside the braces: {{{name.strip()}}}"
+    return did_you_mean(name.strip(), sorted(allowed))
 
 
 def _template_placeholders(
@@ -214,10 +232,10 @@ def _template_placeholders(
             text = spec.get(part)
             if not isinstance(text, str):
                 continue
-            for name in dict.fromkeys(_PLACEHOLDER.findall(text)):
+            for name in dict.fromkeys(_BRACES.findall(text)):
                 if name in fact_types or name in allowed:
                     continue
-                hint = did_you_mean(name, allowed)
+                hint = _placeholder_fix(name, allowed)
                 out.add(
                     "unknown-placeholder",
                     f"/templates/{tid}/{part}",
@@ -242,12 +260,15 @@ def compile_policy(
     file: str | None,
     positions: Positions | None,
     skip_rules: frozenset[int] = frozenset(),
+    broken_at: frozenset[str] = frozenset(),
 ) -> tuple[CompiledPolicy | None, list[Problem]]:
     """Check and compile a schema-valid policy document.
 
     Args:
         skip_rules: indexes of rules already found invalid (by the schema):
             left out, so that the mistakes of the other rules are found too.
+        broken_at: the pointers of those schema problems; the conditions and
+            actions of a skipped rule away from them are still checked.
 
     Returns:
         (compiled policy, []) or (None, every problem found).
@@ -288,7 +309,18 @@ def compile_policy(
     for name, spec in derived_decl.items():
         if name not in FACTS:
             fact_types[name] = _DERIVED_TYPES[spec["type"]]
-            if spec.get("choices"):
+            if spec.get("choices") and spec["type"] != "text":
+                # values to choose from are words: on a number or a date they
+                # would be checked in some places and not in others
+                out.add(
+                    "choices-not-text",
+                    f"/derived/{escape_pointer(name)}/choices",
+                    f"'{name}' is declared as type: {spec['type']}, but only text facts can "
+                    "have choices",
+                    "remove 'choices', or declare the fact as type: text",
+                    key=True,
+                )
+            elif spec.get("choices"):
                 choices[name] = tuple(spec["choices"])
 
     tables = _tables(doc.get("tables", {}), fact_types, choices, out)
@@ -314,6 +346,9 @@ def compile_policy(
     for i, raw in enumerate(doc["rules"]):
         if i in skip_rules:
             failed.append(raw)
+            _check_broken_rule(
+                raw, f"/rules/{i}", cenv, tables, templates, derived_decl, out, broken_at
+            )
             continue
         ptr = f"/rules/{i}"
         rid = raw["id"]
@@ -348,6 +383,8 @@ def compile_policy(
                 f"use it as params.{name} in a rule, or remove it",
                 key=True,
             )
+
+    _unused_parts(doc, env, mentioned, out)
 
     written = {f for r in rules for f in r.writes}
     read_anywhere = {f for r in rules for f in r.reads}
@@ -393,6 +430,53 @@ def compile_policy(
     )
 
 
+def _unused_parts(
+    doc: Mapping[str, Any], env: Env, mentioned: frozenset[str], out: _Collector
+) -> None:
+    """Tables, calendars and templates no rule uses: written, but without effect
+    (a rule meant to use them names another, or was removed)."""
+    tables: set[Any] = set()
+    templates: set[Any] = set()
+    for raw in doc["rules"]:
+        then = raw.get("then") if isinstance(raw, Mapping) else None
+        for item in then if isinstance(then, list) else ():
+            body = item.get("set") if isinstance(item, Mapping) else None
+            lookup = body.get("lookup") if isinstance(body, Mapping) else None
+            if isinstance(lookup, Mapping) and isinstance(lookup.get("table"), str):
+                tables.add(lookup["table"])
+            body = item.get("recommend") if isinstance(item, Mapping) else None
+            if isinstance(body, Mapping) and isinstance(body.get("template"), str):
+                templates.add(body["template"])
+    unused = [
+        ("table", name, "a rule's '- set: {fact: NAME, lookup: {table: %s}}'")
+        for name in doc.get("tables", {})
+        if name not in tables
+    ]
+    unused += [
+        ("calendar", name, "slowdown_days(%s, FROM, TO) in a rule's expression")
+        for name in doc.get("calendars", {})
+        if name not in env.used_calendars
+    ]
+    unused += [
+        ("template", name, "'template: %s' in a rule's recommend")
+        for name in doc.get("templates", {})
+        if name not in templates
+    ]
+    # a rule that names a table, calendar or template that does not exist may
+    # well mean an unused one: that rule is the place to fix, not the definition
+    misnamed = {p.code.removeprefix("unknown-") for p in out.problems}
+    for kind, name, use in unused:
+        if name in mentioned or kind in misnamed:
+            continue
+        out.add(
+            f"{kind}-unused",
+            f"/{kind}s/{escape_pointer(name)}",
+            f"the {kind} '{name}' is not used by any rule",
+            f"use it with {use % name}, or remove it",
+            key=True,
+        )
+
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -410,6 +494,19 @@ def _interned(node: Any) -> Any:
     if isinstance(node, list):
         return [_interned(v) for v in node]
     return node
+
+
+#: what a table of each type holds, in words
+_TABLE_WORDS = {"number": "numbers", "text": "text"}
+
+
+def _value_words(value: Any) -> str:
+    """What a plain value from the document is, in words."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else "not a plain value"
 
 
 def _tables(
@@ -443,7 +540,8 @@ def _tables(
                 out.add(
                     "type-mismatch",
                     f"{ptr}/rows/{row_key}",
-                    f"{value!r} is not {want} as the table declares",
+                    f"{show_value(value)} is {_value_words(value)}, but the table holds "
+                    f"{_TABLE_WORDS[want]} (type: {want})",
                     value=value,
                 )
             if key in choices and row_key not in choices[key]:
@@ -460,7 +558,8 @@ def _tables(
             out.add(
                 "type-mismatch",
                 f"{ptr}/default",
-                f"{spec['default']!r} is not {want} as the table declares",
+                f"the default {show_value(spec['default'])} is {_value_words(spec['default'])}, "
+                f"but the table holds {_TABLE_WORDS[want]} (type: {want})",
             )
         if key in choices and not has_default:
             missing = [c for c in choices[key] if c not in spec["rows"]]
@@ -493,8 +592,19 @@ def _calendars(
             )
             continue
         windows: list[cal.SlowdownWindow] = []
+        ids: dict[str, int] = {}
         for i, w in enumerate(spec["windows"]):
             wptr = f"{ptr}/windows/{i}"
+            if w["id"] in ids:
+                out.add(
+                    "duplicate-window-id",
+                    f"{wptr}/id",
+                    f"the window id '{w['id']}' is already used by window {ids[w['id']] + 1} "
+                    f"of the calendar '{name}'",
+                    "give every window its own id",
+                    w["id"],
+                )
+            ids.setdefault(w["id"], i)
             ends: list[tuple[int, int]] = []
             for end in ("from", "to"):
                 m = _MONTH_DAY.match(str(w[end]))
@@ -507,7 +617,7 @@ def _calendars(
                     out.add(
                         "bad-month-day",
                         f"{wptr}/{end}",
-                        f"{w[end]!r} is not a month-day",
+                        f"{show_value(w[end])} is not a day of the year",
                         "write it as MM-DD in quotes, e.g. '12-24'",
                         w[end],
                     )
@@ -573,10 +683,25 @@ def _rule(
         for e in errors:
             out.from_condition(e)
     actions: list[Action] = []
+    sets: dict[str, int] = {}  # fact -> the item of 'then' that sets it first
     for j, item in enumerate(raw["then"]):
         aptr = f"{ptr}/then/{j}"
         ((kind, body),) = item.items()
         if kind == "set":
+            fact = body["fact"]
+            if fact in sets:
+                # the rule's last value would silently replace the first
+                out.add(
+                    "set-twice",
+                    f"{aptr}/set/fact",
+                    f"rule '{raw['id']}' sets '{fact}' twice (items {sets[fact] + 1} and {j + 1} "
+                    "of 'then'); only the last value would be kept",
+                    "keep one of them; for another value under other conditions, write "
+                    "another rule with its own 'when' and salience",
+                    fact,
+                )
+                continue
+            sets[fact] = j
             a = _set(body, f"{aptr}/set", env, tables, derived_decl, out)
             if a is not None:
                 actions.append(a)
@@ -606,7 +731,54 @@ def _rule(
     )
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+def _check_broken_rule(
+    raw: Any,
+    ptr: str,
+    cenv: ConditionEnv,
+    tables: Mapping[str, Table],
+    templates: Mapping[str, Any],
+    derived_decl: Mapping[str, Any],
+    out: _Collector,
+    broken_at: frozenset[str],
+) -> None:
+    """The mistakes in the parts of a rule the schema found nothing wrong with
+    (an unknown fact in one condition, when another condition has a typo in a
+    key): a rule's mistakes are reported together, as the policy's are."""
+
+    def clean(pointer: str) -> bool:
+        return not any(b == pointer or b.startswith(f"{pointer}/") for b in broken_at)
+
+    def walk(cond: Any, pointer: str) -> None:
+        if clean(pointer):
+            errors: list[ConditionError] = []
+            compile_condition(cond, cenv, pointer, errors)
+            for e in errors:
+                out.from_condition(e)
+            return
+        if pointer in broken_at or not isinstance(cond, dict) or len(cond) != 1:
+            return  # the group itself is wrong: its parts cannot be told apart
+        ((group, items),) = cond.items()
+        if f"{pointer}/{group}" in broken_at:
+            return
+        if group == "not":
+            walk(items, f"{pointer}/not")
+        elif group in ("all", "any") and isinstance(items, list):
+            for i, item in enumerate(items):
+                walk(item, f"{pointer}/{group}/{i}")
+
+    if not isinstance(raw, dict):
+        return
+    if "when" in raw:
+        walk(raw["when"], f"{ptr}/when")
+    then = raw.get("then")
+    for j, item in enumerate(then if isinstance(then, list) else ()):
+        aptr = f"{ptr}/then/{j}"
+        if not clean(aptr) or not isinstance(item, dict):
+            continue
+        if "set" in item:
+            _set(item["set"], f"{aptr}/set", cenv.expr, tables, derived_decl, out)
+        elif "recommend" in item:
+            _recommend(item["recommend"], f"{aptr}/recommend", cenv.expr, cenv, templates, out)
 
 
 def _check_explains(raw: Mapping[str, Any], ptr: str, env: Env, out: _Collector) -> None:
@@ -618,13 +790,13 @@ def _check_explains(raw: Mapping[str, Any], ptr: str, env: Env, out: _Collector)
         allowed = set(env.fact_types) | {f"params.{p}" for p in env.params}
         if in_condition:
             allowed |= {"left", "right", "result"}
-        for name in _PLACEHOLDER.findall(text):
+        for name in dict.fromkeys(_BRACES.findall(text)):
             if name not in allowed:
                 out.add(
                     "unknown-placeholder",
                     pointer,
                     f"'{{{name}}}' is not a placeholder an explanation can fill",
-                    did_you_mean(name, sorted(allowed))
+                    _placeholder_fix(name, allowed)
                     or "use {left}, {right} or {result} in a condition, a fact name, or {params.NAME}",
                     name,
                 )
@@ -683,8 +855,22 @@ def _set(
                 out.add(
                     "type-mismatch",
                     f"{ptr}/value",
-                    f"'{value}' is {c.type} but '{fact}' is declared {want}",
+                    f"'{value}' is {_type_words(c.type)} but '{fact}' is declared as "
+                    f"{_type_words(want)}",
                     value=value,
+                )
+                return None
+            if allowed and not _within(value[1:].strip(), allowed, derived_decl):
+                name = value[1:].strip()
+                source = _choices_of(name, derived_decl)
+                can_be = f"can be {', '.join(source)}" if source else "can be any text"
+                out.add(
+                    "unknown-value",
+                    f"{ptr}/value",
+                    f"'{value}' {can_be}, but '{fact}' may only be {', '.join(allowed)}",
+                    f"set '{fact}' from a fact whose values are all among "
+                    f"{', '.join(allowed)}, or to one of them",
+                    value,
                 )
                 return None
             return _set_fact(fact, c.fn, c.reads, value, ptr)
@@ -699,7 +885,11 @@ def _set(
             out.add(
                 "type-mismatch",
                 f"{ptr}/value",
-                f"{value!r} is {got} but '{fact}' is declared {want}",
+                f"{show_value(value)} is {_type_words(got)} but '{fact}' is declared as "
+                f"{_type_words(want)}",
+                f"write it as an expression: 'expr: {value}'"
+                if want == "moment" and isinstance(value, str)
+                else None,
                 value=value,
             )
             return None
@@ -707,7 +897,8 @@ def _set(
             out.add(
                 "unknown-value",
                 f"{ptr}/value",
-                f"{value!r} is not one of the values declared for '{fact}' ({', '.join(allowed)})",
+                f"{show_value(value)} is not one of the values declared for '{fact}' "
+                f"({', '.join(allowed)})",
                 did_you_mean(str(value), allowed),
                 value,
             )
@@ -721,7 +912,8 @@ def _set(
             out.add(
                 "type-mismatch",
                 f"{ptr}/expr",
-                f"'{body['expr']}' gives {c.type} but '{fact}' is declared {want}",
+                f"'{body['expr']}' gives {_type_words(c.type)} but '{fact}' is declared as "
+                f"{_type_words(want)}",
                 "add a unit to turn a number into a span (e.g. '+ 7 days')"
                 if c.type == "number" and want == "moment"
                 else None,
@@ -744,13 +936,28 @@ def _set(
         out.add(
             "type-mismatch",
             f"{ptr}/lookup",
-            f"table '{tname}' holds {table.type} but '{fact}' is declared {want}",
+            f"table '{tname}' holds {_TABLE_WORDS[table.type]} but '{fact}' is declared as "
+            f"{_type_words(want)}",
         )
         return None
     key = table.key
     return _set_fact(
         fact, lambda f: table.lookup(read_fact(f, key)), frozenset({key}), f"{tname}[{key}]", ptr
     )
+
+
+def _choices_of(name: str, derived_decl: Mapping[str, Any]) -> tuple[str, ...]:
+    """The values a fact can take, or () when it is free."""
+    if name in FACTS:
+        return FACTS[name].choices
+    spec = derived_decl.get(name)
+    return tuple(spec.get("choices") or ()) if isinstance(spec, Mapping) else ()
+
+
+def _within(name: str, allowed: Any, derived_decl: Mapping[str, Any]) -> bool:
+    """Whether every value the fact ``name`` can take is among ``allowed``."""
+    source = _choices_of(name, derived_decl)
+    return bool(source) and set(source) <= set(allowed)
 
 
 def _recommend(
@@ -772,7 +979,7 @@ def _recommend(
                 out.add(
                     "type-mismatch",
                     f"{ptr}/{key}",
-                    f"'{body[key]}' is {c.type}, not a date",
+                    f"'{body[key]}' is {_type_words(c.type)}, not a date",
                     value=body[key],
                 )
                 ok = False

@@ -18,6 +18,7 @@ from typing import Any, Final
 from mypy_extensions import mypyc_attr
 
 from . import _calendar as cal
+from ._errors import show_value
 from ._expr import (
     UNIT_NAMES,
     Compiled,
@@ -645,6 +646,10 @@ def _compile_leaf(
         stype, left, label, reads = _subject(subject, raw[subject], unit, env, sub_ptr)
     except ConditionError as exc:
         errors.append(exc)
+        # the other side may hold a mistake of its own (params.nosuch): say it too
+        _check_operand_names(
+            OPERATORS[opname].operand, raw[opname], env, f"{pointer}/{opname}", errors
+        )
         return None
     op_ptr = f"{pointer}/{opname}"
     operand = raw[opname]
@@ -672,7 +677,9 @@ def _compile_leaf(
         if op.operand == "flag":
             if not isinstance(operand, bool):
                 raise ConditionError(
-                    op_ptr, "bad-value", f"'{opname}' takes true or false, not {operand!r}"
+                    op_ptr,
+                    "bad-value",
+                    f"'{opname}' takes true or false, not {show_value(operand)}",
                 )
             flag = operand
             text = (
@@ -748,6 +755,24 @@ def _compile_leaf(
     )
 
 
+def _check_operand_names(
+    kind: str, operand: Any, env: ConditionEnv, pointer: str, errors: list[ConditionError]
+) -> None:
+    """The mistakes in an expression operand that do not depend on the subject
+    (unknown names, syntax), for a condition whose subject is already wrong."""
+    if kind == "expr":
+        items = [(operand, pointer)]
+    elif kind == "range" and isinstance(operand, list):
+        items = [(v, f"{pointer}/{i}") for i, v in enumerate(operand)]
+    else:
+        return
+    for item, ptr in items:
+        try:
+            _expr(item, env.expr, ptr)
+        except ConditionError as exc:
+            errors.append(exc)
+
+
 def _parts(
     subject: str, raw: Any, env: ConditionEnv
 ) -> tuple[tuple[str, Callable[[Facts], Any]], ...]:
@@ -765,6 +790,7 @@ _TYPE_WORDS = {
     "text": "text",
     "bool": "true/false",
     "list": "a list",
+    "duration": "a span of time",
 }
 
 
@@ -882,7 +908,7 @@ def _literal(
         raise ConditionError(
             pointer,
             "type-mismatch",
-            f"{operand!r} is {_TYPE_WORDS.get(kind or '', 'not a plain value')} but the subject is "
+            f"{show_value(operand)} is {_TYPE_WORDS.get(kind or '', 'not a plain value')} but the subject is "
             f"{_TYPE_WORDS.get(stype, stype)}",
             "write true or false without quotes"
             if stype == "bool" and isinstance(operand, str)

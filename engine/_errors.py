@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,8 +215,25 @@ def _scalar(value: Any, quote: bool) -> str:
     if not quote and _PLAIN.fullmatch(text) and text.lower() not in _NOT_TEXT:
         return text
     if any(c < " " or c == "\x7f" for c in text):
-        return json.dumps(text, ensure_ascii=False)  # YAML reads JSON's escapes
+        return _escaped(json.dumps(text, ensure_ascii=False))  # YAML reads JSON's escapes
+    if any(_invisible(c) for c in text):
+        return _escaped(json.dumps(text, ensure_ascii=False))
     return "'" + text.replace("'", "''") + "'"
+
+
+def _invisible(char: str) -> bool:
+    """A character that shows as nothing or as a plain space: a byte order mark or a
+    zero-width space pasted in with text, a no-break space (a message would look
+    as if the text were right)."""
+    return char != " " and unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp", "Co", "Cn")
+
+
+def _escaped(quoted: str) -> str:
+    """Double-quoted text with its invisible characters written as YAML escapes."""
+    return "".join(
+        (f"\\u{ord(c):04X}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08X}") if _invisible(c) else c
+        for c in quoted
+    )
 
 
 class FollowupError(Exception):

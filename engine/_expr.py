@@ -376,6 +376,7 @@ class Env:
     params: Mapping[str, int | float]
     calendars: Mapping[str, CalendarDef]
     used_params: set[str] = field(default_factory=set)  # filled while compiling
+    used_calendars: set[str] = field(default_factory=set)  # filled while compiling
     #: parameter -> its declared unit (hours, days, weeks, business_days, count)
     param_units: Mapping[str, str] = field(default_factory=dict)
 
@@ -532,6 +533,15 @@ def _compile_unit(n: Node, env: Env) -> tuple[str, Fn]:
     if unit == "business_days":
         if n.args[0].kind == "num" and not float(n.args[0].value).is_integer():
             raise ExprError("business days must be a whole number", n.offset, "type-mismatch")
+        if n.args[0].kind == "param" and not float(inner({})).is_integer():
+            # int() would silently drop the fraction: 1.5 business days would be 1
+            raise ExprError(
+                f"business days must be a whole number, and params.{n.args[0].value} is "
+                f"{inner({})}",
+                n.offset,
+                "type-mismatch",
+                f"give the parameter '{n.args[0].value}' a whole number of business days",
+            )
         if constant:
             fixed_business = Duration(None, int(inner({})))
             return "duration", lambda f: fixed_business
@@ -756,6 +766,7 @@ def _compile_call(n: Node, env: Env) -> tuple[str, Fn]:
                 did_you_mean(str(got), list(env.calendars)),
             )
         calendar = env.calendars[args[0].value]
+        env.used_calendars.add(calendar.name)
         a, b = typed(1, "moment"), typed(2, "moment")
         windows, match = calendar.windows, calendar.match_fact
         seen: dict[tuple[date, date, str | None], int] = {}  # the result only depends on days

@@ -269,7 +269,10 @@ def _check(spec: FactSpec, value: Any) -> Any:
                 raise _Bad
             return value
         if spec.name == "applicant_id" and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
+            try:
+                return str(value)
+            except ValueError as exc:  # thousands of digits: more than Python will write
+                raise _Bad from exc
         raise _Bad
     if kind == "enum":
         if isinstance(value, str) and value in spec.choices:
@@ -301,7 +304,8 @@ def _check(spec: FactSpec, value: Any) -> Any:
             raise _Bad
         try:
             _zone(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            # OSError: a name too long for a file name, or a folder of zones (Europe)
             raise _Bad from exc
         return value
     if kind == "country":
@@ -510,7 +514,7 @@ def normalize_facts(
                 file,
                 "unknown-fact",
                 pointer,
-                f"'{key}' is not a known fact",
+                f"{show_value(str(key))} is not a known fact",
                 key,
                 did_you_mean(str(key), FACTS) or "see `followup schema facts` for the known facts",
             )

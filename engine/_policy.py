@@ -18,11 +18,11 @@ from ._agenda import TRACE_MODES, run
 from ._compiler import CompiledPolicy, compile_policy
 from ._conditions import jsonable
 from ._decision import Decision
-from ._errors import FactsError, PolicyError, PolicyNotFound, Problem
+from ._errors import FactsError, PolicyError, PolicyNotFound, Problem, show_value
 from ._facts import normalize_facts
 from ._releases import read_releases
 from ._schema import schema_problems
-from ._yaml import load_yaml
+from ._yaml import escape_pointer, load_yaml
 
 __all__ = [
     "ENGINE_VERSION",
@@ -184,11 +184,16 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
         ]
     problems = schema_problems("policy", doc.data, file, doc.positions)
     if problems:
-        broken = _broken_rules(problems, doc.data)
+        stand_in, replaced = _stand_ins(doc.data, problems)
+        broken = _broken_rules(problems, stand_in, replaced)
         if broken is None:
             return None, problems
-        # the mistakes are inside some rules: the other rules are checked too
-        _, more = compile_policy(doc.data, file, doc.positions, broken)
+        # the mistakes are inside some rules, in words, or in parameters or
+        # calendars (which stand-ins replace): the rest is checked too
+        _, more = compile_policy(
+            stand_in, file, doc.positions, broken, frozenset(p.pointer for p in problems)
+        )
+        more = [m for m in more if not any(_under(m.pointer, r) for r in replaced)]
         return None, sorted(problems + more, key=Problem.sort_key)
     compiled, problems = compile_policy(doc.data, file, doc.positions)
     problems += changelog_problems(doc.data["policy"], file, doc.positions.of)
@@ -205,14 +210,63 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
     return Policy(compiled, hashlib.sha256(data).hexdigest(), path, doc.data), []
 
 
-def _broken_rules(problems: list[Problem], doc: Any) -> frozenset[int] | None:
+def _under(pointer: str, place: str) -> bool:
+    return pointer == place or pointer.startswith(f"{place}/")
+
+
+#: what stands in, while the rest is checked, for an entry the schema found a
+#: mistake in: a parameter of 0 (a number, without a unit), a calendar without windows
+_STAND_INS: Mapping[str, Mapping[str, Any]] = {
+    "parameters": {"value": 0},
+    "calendars": {"windows": []},
+}
+
+
+def _stand_ins(doc: Any, problems: list[Problem]) -> tuple[Any, list[str]]:
+    """The document with every parameter and calendar the schema found a mistake
+    in replaced by a stand-in, and the pointers of the entries replaced: the rules
+    that use them are checked all the same, and nothing more is said about an
+    entry that is already reported."""
+    if not isinstance(doc, dict):
+        return doc, []
+    replaced: list[str] = []
+    stand_in = dict(doc)
+    for section, placeholder in _STAND_INS.items():
+        entries = doc.get(section)
+        if not isinstance(entries, dict):
+            continue
+        broken = {
+            name
+            for name in entries
+            if any(
+                _under(p.pointer, f"/{section}/{escape_pointer(name)}") and not _only_words(p, doc)
+                for p in problems
+            )
+        }
+        if broken:
+            stand_in[section] = {
+                name: dict(placeholder) if name in broken else spec
+                for name, spec in entries.items()
+            }
+            replaced += [f"/{section}/{escape_pointer(name)}" for name in broken]
+    return stand_in, replaced
+
+
+def _broken_rules(
+    problems: list[Problem], doc: Any, replaced: Iterable[str] = ()
+) -> frozenset[int] | None:
     """The indexes of the rules the schema problems are in, or None when a
-    problem lies elsewhere (then the document cannot be compiled at all)."""
+    problem lies elsewhere in a place compiling reads (then the document cannot
+    be compiled at all). Problems in words compiling does not read (titles,
+    descriptions, the changelog, a key it ignores) do not stop it: the mistakes
+    in the rules are found too."""
     found: set[int] = set()
     rules = doc.get("rules") if isinstance(doc, dict) else None
     if not isinstance(rules, list):
         return None
     for p in problems:
+        if _only_words(p, doc) or any(_under(p.pointer, r) for r in replaced):
+            continue  # words only, or an entry replaced by a stand-in (see _stand_ins)
         m = re.match(r"^/rules/(\d+)(/|$)", p.pointer)
         if m is None or int(m.group(1)) >= len(rules):
             return None
@@ -221,6 +275,33 @@ def _broken_rules(problems: list[Problem], doc: Any) -> frozenset[int] | None:
         if i not in found and not (isinstance(rule, dict) and isinstance(rule.get("id"), str)):
             return None
     return frozenset(found)
+
+
+#: places of a policy that compiling never reads: what they hold is words for people
+_WORDS = re.compile(
+    r"^/policy(/.*)?$"
+    r"|^/(parameters|tables|calendars|derived)/[^/]+/description$"
+    r"|^/calendars/[^/]+/windows/\d+/description$"
+    r"|^/templates/[^/]+/(purpose|subject|body)$"
+)
+#: sections whose entries are mappings of settings (``parameters: {x: {value: 7}}``)
+_SECTIONS = re.compile(r"^/(parameters|tables|calendars|derived|templates)/[^/]+")
+
+
+def _only_words(problem: Problem, doc: Mapping[str, Any]) -> bool:
+    """Whether a schema problem is in words only: compiling can go on without them."""
+    if not isinstance(doc.get("policy"), dict):
+        return False  # the policy's name and version are needed
+    if problem.code == "missing-key":
+        missing = re.match(r"the key '(\w+)' is required here", problem.message)
+        key = missing.group(1) if missing else ""
+        in_words = key in ("description", "purpose", "subject", "body")
+        return problem.pointer == "/policy" or bool(
+            _SECTIONS.fullmatch(problem.pointer) and in_words
+        )
+    if problem.code == "unknown-key" and _SECTIONS.match(problem.pointer):
+        return problem.pointer.count("/") == 3  # a key the entry does not have: ignored
+    return bool(_WORDS.match(problem.pointer))
 
 
 def changelog_problems(
@@ -247,8 +328,8 @@ def changelog_problems(
                     Problem.at(
                         position(f"{at}/date"),
                         "invalid-date",
-                        f"changelog entry {entry['version']} has date {day!r}, which is not a day"
-                        " of the calendar",
+                        f"changelog entry {entry['version']} has date {show_value(day)}, which "
+                        "is not a day of the calendar",
                         f"{at}/date",
                         file,
                         "write the day it was released or drafted as YYYY-MM-DD, e.g. 2026-03-02",
@@ -277,7 +358,7 @@ def changelog_problems(
                         Problem.at(
                             position(f"{at}/changes/{j}"),
                             "changelog-todo",
-                            f"the changelog of {version} still says {change!r}",
+                            f"the changelog of {version} still says {show_value(change)}",
                             f"{at}/changes/{j}",
                             file,
                             "write what changed and why, citing the guidance (G1-G20), "
@@ -311,6 +392,8 @@ def _path_problems(
     problems: list[Problem] = []
     if not _SEMVER.match(path.stem):
         return problems
+    # a path given relative to its own folder (1.0.0.yaml) has the folder's name too
+    path = path.absolute()
     if meta["version"] != path.stem:
         problems.append(
             Problem.at(
@@ -342,7 +425,8 @@ def load_policy_text(text: str | bytes, file: str | None = None) -> Policy:
     Raises:
         PolicyError: with every problem found.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    # a lone surrogate cannot be UTF-8: kept as its bytes, it is reported at its place
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     policy, problems = _parse(data, file, None)
     if policy is None:
         raise PolicyError(problems)

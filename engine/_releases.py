@@ -93,7 +93,7 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
         target = "a new version"
     fix = (
         f"restore the released file, then copy it to {target} and edit the copy: "
-        f"`followup new-version {path.parent.name} --minor`"
+        f"`followup new-version {path.absolute().parent.name} --minor`"
     )
     if (path.parent / f"{target}.yaml").exists():
         fix = (

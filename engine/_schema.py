@@ -126,7 +126,7 @@ def _describe(error: ValidationError, root: dict[str, Any]) -> tuple[str, str, s
         key = extra[0] if extra else "?"
         return (
             "unknown-key",
-            f"'{key}' is not allowed here",
+            f"{show_value(key)} is not allowed here",
             did_you_mean(key, allowed)
             or (f"allowed keys: {', '.join(allowed)}" if allowed else None),
         )
@@ -333,7 +333,7 @@ def schema_problems(
                     pos = positions.of(ptr, key=True) if positions else None
                     c, m, s = (
                         "unknown-key",
-                        f"'{key}' is not allowed here",
+                        f"{show_value(key)} is not allowed here",
                         did_you_mean(key, sorted(error.schema.get("properties", {}))),
                     )
                     if (ptr, m) not in seen:
@@ -350,10 +350,14 @@ def schema_problems(
                             )
                         )
                 continue
+            key_named = "propertyNames" in error.absolute_schema_path
+            if key_named and isinstance(error.instance, str):
+                # the mistake is a key of the mapping: point at it, not at the mapping
+                pointer = f"{pointer}/{escape_pointer(error.instance)}"
             if (pointer, message) in seen:
                 continue
             seen.add((pointer, message))
-            pos = positions.of(pointer) if positions else None
+            pos = positions.of(pointer, key=key_named) if positions else None
             problems.append(
                 Problem.at(
                     pos,

@@ -12,11 +12,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ._compiler import Caution, Recommend
-from ._errors import FactsError, PolicyError, PolicyNotFound, Problem, did_you_mean
+from ._errors import (
+    FactsError,
+    PolicyError,
+    PolicyNotFound,
+    Problem,
+    did_you_mean,
+    show_value,
+)
 from ._facts import FACTS, as_datetime, normalize_facts, parse_moment
 from ._policy import Policy, load_policy
 from ._schema import schema_problems
@@ -187,45 +195,66 @@ def _as_of_problems(
     case: Mapping[str, Any], index: int, file: str, positions: Positions
 ) -> list[Problem]:
     """A case's own as_of must be a real moment, given once: as ``as_of`` or
-    inside its facts, not both."""
+    inside its facts, not both; and given at all, or the case would test the
+    moment it happens to be run."""
+    problems: list[Problem] = []
     own, inner = case.get("as_of"), case["facts"].get("as_of")
+    if own is None and inner is None and "as_of" not in case["facts"]:
+        ptr = f"/cases/{index}"
+        return [
+            Problem.at(
+                positions.of(f"{ptr}/name"),
+                "missing-as-of",
+                "the case gives no as_of, so it would test whatever moment it is run at, "
+                "and could pass today but fail later",
+                ptr,
+                file,
+                "add 'as_of: 2026-03-05' (the moment to evaluate at) next to the case's name",
+            )
+        ]
     if own is not None:
         try:
             parse_moment(own)
         except (TypeError, ValueError, OverflowError):
             ptr = f"/cases/{index}/as_of"
-            return [
+            problems.append(
                 Problem.at(
                     positions.of(ptr),
                     "invalid-as-of",
-                    f"as_of is {own!r}, which is not a day of the calendar",
+                    f"as_of is {show_value(own)}, which is not a day of the calendar",
                     ptr,
                     file,
                     "write a real date, e.g. 2026-03-02 or 2026-03-02T10:00",
                     own,
                 )
-            ]
+            )
     if own is None or inner is None or own == inner:
-        return []
+        return problems
     try:
         if as_datetime(parse_moment(own)) == as_datetime(parse_moment(inner)):
-            return []
+            return problems
     except (TypeError, ValueError, OverflowError):
         pass  # not the same moment (an invalid one is reported as such)
     ptr = f"/cases/{index}/facts/as_of"
-    return [
+    problems.append(
         Problem.at(
             positions.of(ptr, key=True),
             "as-of-twice",
-            f"as_of is given twice: as_of: {own} for the case and as_of: {inner} "
-            "in its facts; it is not clear which moment to test",
+            f"as_of is given twice: as_of: {own} for the case and as_of: {_plain(inner)} in "
+            "its facts; it is not clear which moment to test",
             ptr,
             file,
-            f"give as_of once: keep 'as_of: {own}' next to the case's name and remove "
-            "as_of from its facts, or the other way round",
+            f"give as_of once: keep 'as_of: {own}' next to the case's name and remove as_of "
+            "from its facts, or the other way round",
             inner,
         )
-    ]
+    )
+    return problems
+
+
+def _plain(value: Any) -> str:
+    """A value as written after 'key: ' in YAML: text as it is, anything else as YAML shows it."""
+    return value if isinstance(value, str) else show_value(value)
 
 
 def policy_for_tests(tests: CaseFile, policies_dir: Iterable[str | Path] = ()) -> Policy:
@@ -477,6 +506,22 @@ def expectation_problems(policy: Policy, case: PolicyCase) -> tuple[list[Problem
             unknown("rule", "actions", want["rule"], f"{ptr}/rule")
         if want.get("template") is not None and want["template"] not in names.templates:
             unknown("template", "actions", want["template"], f"{ptr}/template")
+        for key in ("earliest", "latest"):
+            written = want.get(key)
+            fix = _moment_fix(written) if isinstance(written, str) else None
+            if fix is not None:
+                problems.append(
+                    Problem.at(
+                        case.at(f"{ptr}/{key}"),
+                        "bad-moment",
+                        f"actions: {key} is {show_value(written)}, {fix[0]}",
+                        f"{ptr}/{key}",
+                        case.file,
+                        fix[1],
+                        written,
+                    )
+                )
+                skip.add(f"{ptr}/{key}")
         if any(p.startswith(f"{ptr}/") for p in skip):
             skip.add(ptr)
     for name, value in expect.get("derived", {}).items():
@@ -484,14 +529,31 @@ def expectation_problems(policy: Policy, case: PolicyCase) -> tuple[list[Problem
         if name not in names.derived:
             unknown("derived fact", "derived", name, ptr, key=True)
             continue
+        declared = names.derived[name].get("type")
+        wrong = None if value is None else _derived_value_problem(declared, value)
+        if wrong is not None:
+            problems.append(
+                Problem.at(
+                    case.at(ptr),
+                    "type-mismatch",
+                    f"derived: {name} is declared as type: {declared}, and {show_value(value)} "
+                    f"{wrong[0]}, so this check would always fail",
+                    ptr,
+                    case.file,
+                    wrong[1],
+                    value,
+                )
+            )
+            skip.add(ptr)
+            continue
         choices = names.derived[name].get("choices")
-        if choices and value not in choices:
+        if choices and value is not None and value not in choices:
             problems.append(
                 Problem.at(
                     case.at(ptr),
                     "unknown-value",
                     f"derived: {name} can only be {', '.join(map(str, choices))}, "
-                    f"never {value!r}, so this check would always fail",
+                    f"never {show_value(value)}, so this check would always fail",
                     ptr,
                     case.file,
                     did_you_mean(str(value), [str(c) for c in choices])
@@ -501,6 +563,52 @@ def expectation_problems(policy: Policy, case: PolicyCase) -> tuple[list[Problem
             )
             skip.add(ptr)
     return sorted(problems, key=Problem.sort_key), skip
+
+
+def _moment_fix(written: str) -> tuple[str, str] | None:
+    """(what is wrong, the fix) for a date or date-time an expectation writes in a
+    form a decision never does (it writes 2026-03-02 and 2026-03-02T10:00:00),
+    or None when it is written as decisions write it."""
+    try:
+        moment = parse_moment(written)
+    except (TypeError, ValueError, OverflowError):
+        return (
+            "which is not an ISO date or date-time",
+            "write a date such as 2026-03-02 or a date-time such as 2026-03-02T10:00:00",
+        )
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return (
+            "with a time zone, but decisions give times in the applicant's own time "
+            "zone, without one",
+            f"write it as {moment.replace(tzinfo=None).isoformat()}, the time in the "
+            "applicant's time zone",
+        )
+    canonical = moment.isoformat()
+    if canonical != written:
+        return (
+            f"but a decision writes that moment as {canonical}, so it would never match",
+            f"write {canonical}",
+        )
+    return None
+
+
+def _derived_value_problem(declared: Any, value: Any) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when an expected derived value can never be one
+    of the declared type, or None."""
+    if declared == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else ("is not a number", "write a number, without quotes")
+    if declared == "bool":
+        ok = isinstance(value, bool)
+        return None if ok else ("is not true or false", "write true or false, without quotes")
+    if declared == "text":
+        return None if isinstance(value, str) else ("is not text", "put the value in quotes")
+    if declared == "date":
+        if not isinstance(value, str):
+            return ("is not a date", "write a date such as '2026-03-02', in quotes")
+        fix = _moment_fix(value)
+        return None if fix is None else (fix[0].removeprefix("which ").removeprefix("but "), fix[1])
+    return None
 
 
 def compare(
@@ -579,9 +687,9 @@ def compare(
                     f"derived.{name}",
                     value,
                     actual if name in derived else "(not set)",
-                    f"derived fact {name} is {actual!r}, expected {value!r}"
+                    f"derived fact {name} is {show_value(actual)}, expected {show_value(value)}"
                     if name in derived
-                    else f"derived fact {name} is not set, expected {value!r}",
+                    else f"derived fact {name} is not set, expected {show_value(value)}",
                 )
             )
     for cid in listed("cautions"):

@@ -128,12 +128,16 @@ class _Loader(yaml.SafeLoader):
         self._deepest = max(self._deepest, depth)
 
 
+#: the YAML 1.1 number forms a person does not mean as numbers: 12:30 (base 60,
+#: read as 750) and a leading 0 (010, read as the octal 8)
+_REPLACED = (
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+)
 _Loader.yaml_implicit_resolvers = {
-    key: [
-        (tag, rx)
-        for tag, rx in value
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-    ]
+    key: [(tag, rx) for tag, rx in value if tag not in _REPLACED]
     for key, value in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
 }
 _Loader.add_implicit_resolver(
@@ -141,6 +145,34 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)"
+        r"|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _whole_number(written: str) -> int:
+    """A whole number as YAML 1.2 reads it: decimal even with a leading 0 (007 is
+    7, not an octal number), or 0x and 0b for hexadecimal and binary."""
+    text = written.replace("_", "")
+    sign = -1 if text[:1] == "-" else 1
+    text = text.lstrip("+-")
+    if text.startswith("0b"):
+        return sign * int(text[2:], 2)
+    if text.startswith("0x"):
+        return sign * int(text[2:], 16)
+    return sign * int(text, 10)
 
 
 class Positions:
@@ -216,7 +248,10 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
             file,
             positions,
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (NUL, ESC, DEL...)
+        return _unprintable(text, exc, file, positions)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -293,6 +328,29 @@ def _not_utf8(
         line=line,
         column=column,
         suggestion="save the file as UTF-8: most editors offer it under Save with Encoding",
+    )
+
+
+def _unprintable(
+    text: str, exc: yaml.reader.ReaderError, file: str | None, positions: Positions
+) -> LoadedDocument:
+    """A control character (NUL, ESC, DEL...) that YAML does not allow in a file,
+    at its line and column: usually pasted in by accident, and invisible."""
+    at = exc.position if 0 <= exc.position < len(text) else 0
+    start = text.rfind("\n", 0, at) + 1
+    line = text.count("\n", 0, start) + 1
+    column = at - start + 1
+    code = f"{exc.character:04X}"
+    return _fail(
+        "not-text",
+        f"the file holds the character U+{code} at line {line} column {column}, an invisible "
+        "control character that YAML does not allow in a file",
+        file,
+        positions,
+        line=line,
+        column=column,
+        suggestion="delete it (it often comes in with pasted text); if it is really meant, "
+        f"write it as \\u{code} inside double quotes",
     )
 
 
@@ -412,6 +470,8 @@ class _Walker:
         if node.tag == "tag:yaml.org,2002:str":
             return str(node.value)
         try:
+            if node.tag == "tag:yaml.org,2002:int":
+                return _whole_number(str(node.value))
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ArithmeticError, LookupError, TypeError, ValueError):
             # a tag that does not fit the value (!!int abc, !!bool maybe), or an
@@ -421,9 +481,12 @@ class _Walker:
             if _tagged(node):
                 message = f"{show_value(str(node.value))} cannot be read as {kind} ({tag})"
                 suggestion = f"write {kind}, or remove {tag} to keep it as text"
-            else:
+            elif len(str(node.value)) > 1000:
                 message = f"the number {show_value(str(node.value), 20)[1:]} is too long to read"
                 suggestion = "write a smaller number"
+            else:  # a form such as 0x_ that looks like a number but has no digits
+                message = f"{show_value(str(node.value))} cannot be read as a number"
+                suggestion = "write a number such as 7, or put the text in quotes"
             self._problem("yaml-value", message, pointer, node, suggestion)
             return None
 

@@ -129,8 +129,13 @@ def test_a_schema_mistake_in_one_rule_does_not_hide_the_mistakes_of_others() -> 
         ("unknown-fact", "/rules/0/when/fact"),
         ("unknown-key", "/rules/1/saliense"),
     ]
-    # a mistake outside the rules still stops there: the rules cannot be judged without it
+    # a mistake in a parameter does not hide them either: a stand-in replaces the parameter
     broken = edited.replace("  thank_you_hours:\n    value: 48", "  thank_you_hours:\n    valu: 48")
     with pytest.raises(PolicyError) as caught:
         load_policy_text(broken)
-    assert {p.code for p in caught.value.problems} == {"unknown-key", "missing-key"}
+    assert {p.code for p in caught.value.problems} == {"unknown-key", "missing-key", "unknown-fact"}
+    # a mistake elsewhere outside the rules still stops there: the rules cannot be judged
+    broken = edited.replace("    key: industry\n", "    key: [industry]\n", 1)
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(broken)
+    assert {p.code for p in caught.value.problems} == {"unknown-key", "wrong-type"}
