@@ -875,9 +875,3 @@ def _since_wait(op: str, n: Any, start: Any, unit: str, country: Any) -> Any:
     if op == "more_than":
         return day + timedelta(days=math.floor(n) + 1)
     return None
-    day = _day(start)
-    if op == "at_least":
-        return day + timedelta(days=math.ceil(n))
-    if op == "more_than":
-        return day + timedelta(days=math.floor(n) + 1)
-    return None

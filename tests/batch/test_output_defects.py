@@ -370,15 +370,24 @@ def _interrupt_in(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> No
     monkeypatch.setattr(module, name, interrupted)
 
 
-@pytest.mark.parametrize("where", ["load_evaluator", "_executor", "read_chunks", "PartFile"])
+@pytest.mark.parametrize(
+    ("where", "workers"),
+    [
+        *((name, "2") for name in ("load_evaluator", "_executor", "read_chunks", "PartFile")),
+        # set up (files open, workers started) but no row written: nothing to resume
+        ("_Run.commit", "1"),
+        ("_Run.commit", "2"),
+    ],
+)
 def test_an_interrupt_while_the_run_starts_says_so_and_leaves_nothing(
-    where: str, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    where: str, workers: str, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from followup.engine.batch import _runner
 
-    _interrupt_in(monkeypatch, _runner, where)
+    owner, _, name = where.rpartition(".")
+    _interrupt_in(monkeypatch, getattr(_runner, owner) if owner else _runner, name)
     out = tmp_path / "out.jsonl"
-    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors", "--workers", "2")
+    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors", "--workers", workers)
     assert result.exit_code == 130, result.output
     _no_traceback(result)
     assert (
@@ -725,22 +734,3 @@ def test_the_duplicates_line_names_at_most_ten_rows(tmp_path: Path) -> None:
         "duplicate applicant_ids: 1 (e.g. SAME at rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 15 more); "
         "see --summary for more\n"
     ) in result.stderr
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_an_interrupt_before_the_first_row_is_written_leaves_nothing(
-    workers: str, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Set up (files open, workers started) but no row written: nothing to resume."""
-    from followup.engine.batch import _runner
-
-    _interrupt_in(monkeypatch, _runner._Run, "commit")
-    out = tmp_path / "out.jsonl"
-    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors", "--workers", workers)
-    assert result.exit_code == 130, result.output
-    _no_traceback(result)
-    assert (
-        result.stderr
-        == f"interrupted after 0 rows; {out} was not written; run it again to start over\n"
-    )
-    assert list(tmp_path.iterdir()) == []
