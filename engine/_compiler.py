@@ -33,7 +33,7 @@ from ._expr import (
     parse,
 )
 from ._facts import ACTIONS, CHANNELS, FACTS, read_fact
-from ._yaml import Positions, escape_pointer
+from ._yaml import Positions, escape_pointer, pointer_under
 
 __all__ = [
     "Caution",
@@ -746,7 +746,7 @@ def _check_broken_rule(
     key): a rule's mistakes are reported together, as the policy's are."""
 
     def clean(pointer: str) -> bool:
-        return not any(b == pointer or b.startswith(f"{pointer}/") for b in broken_at)
+        return not any(pointer_under(b, pointer) for b in broken_at)
 
     def walk(cond: Any, pointer: str) -> None:
         if clean(pointer):

@@ -20,6 +20,7 @@ from mypy_extensions import mypyc_attr
 from . import _calendar as cal
 from ._errors import show_value
 from ._expr import (
+    TYPE_WORDS,
     UNIT_NAMES,
     Compiled,
     Env,
@@ -665,7 +666,7 @@ def _compile_leaf(
             ConditionError(
                 op_ptr,
                 "type-mismatch",
-                f"'{opname}' cannot be used on {label}, which is {_TYPE_WORDS.get(stype, stype)}",
+                f"'{opname}' cannot be used on {label}, which is {TYPE_WORDS.get(stype, stype)}",
                 hint,
             )
         )
@@ -784,16 +785,6 @@ def _parts(
     return ()
 
 
-_TYPE_WORDS = {
-    "number": "a number",
-    "moment": "a date",
-    "text": "text",
-    "bool": "true/false",
-    "list": "a list",
-    "duration": "a span of time",
-}
-
-
 def _none(facts: Facts) -> Any:
     return None
 
@@ -809,8 +800,8 @@ def _want(c: Compiled, stype: str, pointer: str, opname: str) -> None:
         raise ConditionError(
             pointer,
             "type-mismatch",
-            f"'{opname}' compares {_TYPE_WORDS.get(stype, stype)} with '{c.text}', which is "
-            f"{_TYPE_WORDS.get(c.type, c.type)}",
+            f"'{opname}' compares {TYPE_WORDS.get(stype, stype)} with '{c.text}', which is "
+            f"{TYPE_WORDS.get(c.type, c.type)}",
             "add a unit (e.g. '7 days') only when the left side is a date"
             if c.type == "duration"
             else None,
@@ -892,7 +883,7 @@ def _literal(
             raise ConditionError(
                 pointer,
                 "type-mismatch",
-                f"'{operand}' is {_TYPE_WORDS.get(c.type, c.type)} but the subject is {_TYPE_WORDS.get(stype, stype)}",
+                f"'{operand}' is {TYPE_WORDS.get(c.type, c.type)} but the subject is {TYPE_WORDS.get(stype, stype)}",
             )
         return c.fn, operand, c.reads
     kind = (
@@ -908,8 +899,8 @@ def _literal(
         raise ConditionError(
             pointer,
             "type-mismatch",
-            f"{show_value(operand)} is {_TYPE_WORDS.get(kind or '', 'not a plain value')} but the subject is "
-            f"{_TYPE_WORDS.get(stype, stype)}",
+            f"{show_value(operand)} is {TYPE_WORDS.get(kind or '', 'not a plain value')} but the subject is "
+            f"{TYPE_WORDS.get(stype, stype)}",
             "write true or false without quotes"
             if stype == "bool" and isinstance(operand, str)
             else None,

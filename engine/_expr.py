@@ -389,15 +389,19 @@ class Compiled:
     text: str
 
 
+#: each type of value, in words (for messages)
+TYPE_WORDS: Final = {
+    "number": "a number",
+    "moment": "a date",
+    "duration": "a duration (e.g. 2 days)",
+    "text": "text",
+    "bool": "true/false",
+    "list": "a list",
+}
+
+
 def _type_words(t: str) -> str:
-    return {
-        "number": "a number",
-        "moment": "a date",
-        "duration": "a duration (e.g. 2 days)",
-        "text": "text",
-        "bool": "true/false",
-        "list": "a list",
-    }.get(t, t)
+    return TYPE_WORDS.get(t, t)
 
 
 def compile_node(node: Node, env: Env, text: str = "") -> Compiled:

@@ -22,7 +22,7 @@ from ._errors import FactsError, PolicyError, PolicyNotFound, Problem, show_valu
 from ._facts import normalize_facts
 from ._releases import read_releases
 from ._schema import schema_problems
-from ._yaml import escape_pointer, load_yaml
+from ._yaml import escape_pointer, load_yaml, pointer_under
 
 __all__ = [
     "ENGINE_VERSION",
@@ -193,7 +193,7 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
         _, more = compile_policy(
             stand_in, file, doc.positions, broken, frozenset(p.pointer for p in problems)
         )
-        more = [m for m in more if not any(_under(m.pointer, r) for r in replaced)]
+        more = [m for m in more if not any(pointer_under(m.pointer, r) for r in replaced)]
         return None, sorted(problems + more, key=Problem.sort_key)
     compiled, problems = compile_policy(doc.data, file, doc.positions)
     problems += changelog_problems(doc.data["policy"], file, doc.positions.of)
@@ -208,10 +208,6 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
     if compiled is None or problems:
         return None, sorted(problems, key=Problem.sort_key)
     return Policy(compiled, hashlib.sha256(data).hexdigest(), path, doc.data), []
-
-
-def _under(pointer: str, place: str) -> bool:
-    return pointer == place or pointer.startswith(f"{place}/")
 
 
 #: what stands in, while the rest is checked, for an entry the schema found a
@@ -239,7 +235,8 @@ def _stand_ins(doc: Any, problems: list[Problem]) -> tuple[Any, list[str]]:
             name
             for name in entries
             if any(
-                _under(p.pointer, f"/{section}/{escape_pointer(name)}") and not _only_words(p, doc)
+                pointer_under(p.pointer, f"/{section}/{escape_pointer(name)}")
+                and not _only_words(p, doc)
                 for p in problems
             )
         }
@@ -265,7 +262,7 @@ def _broken_rules(
     if not isinstance(rules, list):
         return None
     for p in problems:
-        if _only_words(p, doc) or any(_under(p.pointer, r) for r in replaced):
+        if _only_words(p, doc) or any(pointer_under(p.pointer, r) for r in replaced):
             continue  # words only, or an entry replaced by a stand-in (see _stand_ins)
         m = re.match(r"^/rules/(\d+)(/|$)", p.pointer)
         if m is None or int(m.group(1)) >= len(rules):

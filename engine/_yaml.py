@@ -216,6 +216,11 @@ def escape_pointer(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+def pointer_under(pointer: str, place: str) -> bool:
+    """Whether JSON pointer ``pointer`` is ``place`` or inside it."""
+    return pointer == place or pointer.startswith(f"{place}/")
+
+
 def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
     """Parse one YAML document safely.
 

@@ -184,7 +184,7 @@ def test_a_rule_that_sets_one_fact_twice_is_refused(tmp_path: Path) -> None:
         (
             "at_most: params.thank_you_give_up_days}\n    then:\n      - recommend:",
             "at_most: 7 days}\n    then:\n      - recommend:",
-            "'at_most' compares a number with '7 days', which is a span of time",
+            "'at_most' compares a number with '7 days', which is a duration (e.g. 2 days)",
         ),
     ],
 )

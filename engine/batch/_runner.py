@@ -1014,13 +1014,12 @@ def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None
 
 def _in_words(keys: list[str]) -> str:
     """Fingerprint keys in words: "input file (its path and its size), trace"."""
+    ordered = [k for k in _FINGERPRINT_WORDS if k in keys]
+    ordered += [k for k in keys if k not in _FINGERPRINT_WORDS]
     parts: dict[str, list[str]] = {}
-    for key in sorted(keys, key=lambda k: list(_FINGERPRINT_WORDS).index(k)
-                      if k in _FINGERPRINT_WORDS else len(_FINGERPRINT_WORDS)):  # fmt: skip
+    for key in ordered:
         thing, aspect = _FINGERPRINT_WORDS.get(key, (key, ""))
-        parts.setdefault(thing, [])
-        if aspect:
-            parts[thing].append(aspect)
+        parts.setdefault(thing, []).extend([aspect] if aspect else [])
     return ", ".join(
         f"{thing} ({_listed(aspects)})" if aspects else thing for thing, aspects in parts.items()
     )
