@@ -79,12 +79,27 @@ def dask_executor(scheduler: str, workers: int = 2) -> Iterator[DaskExecutor]:
     """
     distributed: Any = importlib.import_module("distributed")
     if scheduler == "local":
-        with (
-            distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
+        with contextlib.ExitStack() as stack:
+            try:
+                cluster = stack.enter_context(
+                    distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        # no dashboard, and the scheduler's HTTP server on a free port:
+                        # its default, 8787, may be taken (another cluster, a notebook),
+                        # which Dask reports with a warning and a port of its choosing
+                        scheduler_kwargs={"dashboard_address": ":0"},
+                    )
+                )
+                client = stack.enter_context(distributed.Client(cluster))
+            except (TimeoutError, RuntimeError, OSError) as exc:
+                # "Cluster failed to start: ...", no free port, workers too slow to start
+                raise SchedulerUnavailable(
+                    f"--dask local: could not start a Dask cluster on this machine "
+                    f"({type(exc).__name__}: {exc}); try again, or run without --dask"
+                ) from exc
             yield DaskExecutor(client)
     else:
         try:

@@ -21,7 +21,11 @@ db = pytest.importorskip("dask.bag")
 def client() -> Iterator[Any]:
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},  # as dask_executor: 8787 may be taken
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -126,3 +130,36 @@ def test_partitions_can_be_written_as_parquet(
     for part in sorted((tmp_path / "pq").glob("decisions-*.parquet")):
         decisions += pq.read_table(part).column("decision").to_pylist()
     assert decisions == local
+
+
+def test_batch_on_a_local_cluster_equals_the_local_batch(
+    rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    local, _ = _local(rows, tmp_path)
+    out = tmp_path / "dask-local.jsonl"
+    args = ["--as-of", AS_OF, "--dask", "local", "--workers", "2", "--chunk-size", "37", "-q"]
+    result = CliRunner().invoke(batch_command, [str(tmp_path / "in.jsonl"), "-o", str(out), *args])
+    assert result.exit_code == 1, result.output
+    assert out.read_text(encoding="utf-8").splitlines() == local
+
+
+def test_a_local_cluster_that_cannot_start_is_one_line_and_exit_2(
+    rows: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Cluster failed to start: Timed out during handshake")
+
+    monkeypatch.setattr(distributed, "LocalCluster", fails)
+    _local(rows, tmp_path)
+    out = tmp_path / "dask-local.jsonl"
+    result = CliRunner().invoke(
+        batch_command,
+        [str(tmp_path / "in.jsonl"), "-o", str(out), "--as-of", AS_OF, "--dask", "local"],
+    )
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert (
+        "--dask local: could not start a Dask cluster on this machine "
+        "(RuntimeError: Cluster failed to start: Timed out during handshake)" in result.output
+    )
+    assert not out.exists()
