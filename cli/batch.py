@@ -34,6 +34,7 @@ from followup.engine.batch import (
     run_batch,
 )
 from followup.engine.batch._checkpoint import (
+    BATCH_NEEDS,
     OutputLock,
     checkpoint_path,
     part_path,
@@ -396,6 +397,8 @@ def _batch(
     signals: _Signals,
 ) -> int:
     """The command; returns its exit status."""
+    if BATCH_NEEDS is not None:
+        raise click.UsageError(BATCH_NEEDS)
     try:
         fmt = detect_format(input_path, input_format)
     except UnreadableInput as exc:

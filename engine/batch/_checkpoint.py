@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -45,6 +44,19 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no POSIX file locks, so no batch there (see BATCH_NEEDS)
+    fcntl = None  # type: ignore[assignment]
+
+#: why ``followup batch`` cannot run here, or None when it can
+BATCH_NEEDS: str | None = (
+    None
+    if fcntl is not None
+    else "followup batch needs Linux or macOS (on Windows, run it in WSL); "
+    "the other commands work here"
+)
 
 __all__ = [
     "Checkpoint",
@@ -250,6 +262,8 @@ class OutputLock:
     """
 
     def __init__(self, target: str, name: str) -> None:
+        if BATCH_NEEDS is not None:
+            raise OutputError(BATCH_NEEDS)
         self.path = lock_path(target)
         while True:
             try:

@@ -27,7 +27,6 @@ submitted, so the output does not depend on which worker did what.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import multiprocessing
 import os
@@ -55,7 +54,6 @@ _PIPE_SIZE = 1 << 20
 # Linux allows a user 64 MiB of pipe buffers before new pipes shrink to one
 # page: past this many workers the pipes keep their default size.
 _WIDE_PIPES_UP_TO = 16
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 # A worker holding this many chunks not yet written waits before evaluating
 # another: it can be ahead of the chunk the output has reached, but not by so
 # much that its memory grows (each chunk is megabytes).
@@ -163,6 +161,9 @@ def _stop_signals_blocked() -> Iterator[None]:
     printing a traceback. This process gets a signal that came meanwhile once
     they are unblocked again.
     """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on Linux or macOS
+        yield
+        return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
@@ -171,8 +172,10 @@ def _stop_signals_blocked() -> Iterator[None]:
 
 
 def _widen(conn: Connection) -> None:
+    import fcntl  # (here: not on Windows, where a batch does not start)
+
     with contextlib.suppress(OSError):
-        fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
 
 
 def _portable(exc: BaseException) -> BaseException:

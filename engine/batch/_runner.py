@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import resource
 import signal
+import sys
 import time
 from array import array
 from collections import Counter, deque
@@ -413,6 +413,8 @@ class _Run:
 
 def _cpu_seconds() -> tuple[float, float]:
     """CPU time (user + system) so far of this process and of its reaped children."""
+    import resource  # (here: POSIX only, and a batch runs on Linux and macOS only)
+
     me = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
@@ -429,10 +431,20 @@ def _cpu_since(start: tuple[float, float], *, local: bool) -> dict[str, float | 
 
 
 def _peak_rss_mb() -> dict[str, float]:
-    # ru_maxrss is in KiB on Linux; the children's figure is the largest reaped worker.
-    main = _own_peak_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # the children's figure is the largest reaped worker
+    import resource
+
+    main = _own_peak_kib() or _max_rss_kib(resource.RUSAGE_SELF)
+    workers = _max_rss_kib(resource.RUSAGE_CHILDREN) / 1024
     return {"main": round(main / 1024, 1), "largest_worker": round(workers, 1)}
+
+
+def _max_rss_kib(who: int) -> float:
+    """``ru_maxrss`` in KiB: Linux gives KiB, macOS bytes."""
+    import resource
+
+    peak: float = resource.getrusage(who).ru_maxrss
+    return peak / 1024 if sys.platform == "darwin" else peak
 
 
 def _own_peak_kib() -> int | None:
