@@ -20,6 +20,7 @@ Grammar::
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import sys
@@ -116,7 +117,9 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         if not m or m.end() == pos:
             bad = text[pos:].lstrip()
             at = len(text) - len(bad)
-            raise ExprError(f"unexpected '{bad[:1]}' at character {at + 1}", at)
+            raise _other_date(text, at) or ExprError(
+                f"unexpected '{bad[:1]}' at character {at + 1}", at
+            )
         kind = m.lastgroup or ""
         if len(out) == MAX_PARTS:
             raise _too_long(m.start(kind))
@@ -135,6 +138,66 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         else:
             folded.append(tok)
     return folded
+
+
+# a date written the way people write it, not the way the policy reads it
+_OTHER_DATE = re.compile(r"(\d{1,4})([/.])(\d{1,2})\2(\d{2,4})")
+
+
+def _other_date(text: str, at: int) -> ExprError | None:
+    """The error for a date such as 12/01/2026 or 12.01.2026 around character ``at``
+    (where the tokens stopped: at its first '/' or '.'), or None when there is none."""
+    start = at
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] in "/."):
+        start -= 1  # (31.12 was read as a number before the second '.')
+    found = _OTHER_DATE.match(text, start)
+    if found is None:
+        return None
+    first, _, second, third = found.groups()
+    if len(first) == 4:  # 2026/01/12: year first already
+        candidates = [(first, second, third)]
+    else:
+        year = third if len(third) == 4 else f"20{third}"
+        candidates = [(year, first, second), (year, second, first)]  # month/day, day/month
+    ways = []
+    for year, month, day in candidates:
+        try:
+            ways.append(date(int(year), int(month), int(day)).isoformat())
+        except ValueError:
+            continue
+    written = found.group(0)
+    suggestion = (
+        f"write {ways[0]}"
+        if len(set(ways)) == 1
+        else f"write {ways[0]} if {written} is month/day, or {ways[1]} if it is day/month"
+        if len(ways) == 2
+        else "write the date as year-month-day, e.g. 2026-03-31"
+    )
+    return ExprError(
+        f"'{written}' at character {start + 1} is not a date the policy can read: "
+        "dates are written year-month-day, e.g. 2026-03-31",
+        start,
+        suggestion=suggestion,
+    )
+
+
+def _not_a_unit(value: str, offset: int) -> ExprError:
+    """A word where a unit would go (after a number): 'dayz', 'month'."""
+    units = ("hours", "days", "weeks", "business_days")
+    close = difflib.get_close_matches(value.lower(), units, n=1, cutoff=0.6)
+    months = value.lower() in ("month", "months", "year", "years")
+    return ExprError(
+        f"'{value}' at character {offset + 1} is not a unit: the units are hours, days, "
+        "weeks and business days",
+        offset,
+        suggestion=(
+            f"did you mean '{close[0].replace('_', ' ')}'?"
+            if close
+            else "write it in days (e.g. 30 days), since months and years vary in length"
+            if months
+            else "put + or - before it if it is a fact or a parameter"
+        ),
+    )
 
 
 def _too_long(offset: int) -> ExprError:
@@ -207,6 +270,9 @@ class _Parser:
         node = self.expr()
         tok = self.peek()
         if tok is not None:
+            before = self.toks[self.i - 1]
+            if tok[0] == "name" and (before[0] in ("num", "name") or before[1] == ")"):
+                raise _not_a_unit(tok[1], tok[2])  # 14 dayz, params.wait dayz
             raise ExprError(f"unexpected '{tok[1]}' at character {tok[2] + 1}", tok[2])
         return node
 
