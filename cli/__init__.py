@@ -8,6 +8,7 @@ unreadable input, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -29,8 +30,8 @@ from followup.engine import (
     load_schema,
     policy_dirs,
 )
-from followup.engine._errors import Problem
-from followup.engine._policy import stray_policy_files
+from followup.engine._errors import Problem, did_you_mean
+from followup.engine._policy import bundled_policies_dir, stray_policy_files
 from followup.engine._testing import check_tests_file
 from followup.engine._yaml import load_yaml
 
@@ -41,6 +42,17 @@ from .batch import batch_command
 
 __all__ = ["main"]
 
+#: where the chosen --format is kept for the group (ctx.meta is shared by nested contexts)
+_FORMAT_KEY = "followup.format"
+
+
+def _remember_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Keep the chosen format where the group finds it: a problem that stops a
+    command is then reported in JSON when JSON was asked for."""
+    ctx.meta[_FORMAT_KEY] = value
+    return value
+
+
 FORMAT = click.option(
     "--format",
     "fmt",
@@ -48,6 +60,7 @@ FORMAT = click.option(
     default="text",
     show_default=True,
     help="Output format.",
+    callback=_remember_format,
 )
 
 
@@ -57,9 +70,21 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (PolicyError, FactsError) as exc:
-            click.echo(problems_text(exc.problems), err=True)
+            if ctx.meta.get(_FORMAT_KEY) == "json":  # as `check --format json` reports them
+                report = {
+                    "ok": False,
+                    "stage": exc.stage,
+                    "problems": [p.to_dict() for p in exc.problems],
+                }
+                click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+            else:
+                click.echo(problems_text(exc.problems), err=True)
             ctx.exit(1)
-        except (PolicyNotFound, BackendUnavailable) as exc:
+        except PolicyNotFound as exc:
+            message = _not_found(str(exc), _dirs(ctx))
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(2)
+        except BackendUnavailable as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
@@ -83,6 +108,8 @@ class _Group(click.Group):
 def main(ctx: click.Context, policies_dir: tuple[str, ...]) -> None:
     """Explainable advice on when and how to follow up after a job interview."""
     ctx.obj = {"policies_dir": policies_dir}
+    if not ctx.resilient_parsing:
+        _check_folders(policies_dir)
     if ctx.invoked_subcommand != batch_command.name:  # the batch acts on it itself
         _act_on_held_signal()
 
@@ -100,7 +127,80 @@ def _dirs(ctx: click.Context) -> tuple[str, ...]:
     return tuple(ctx.obj.get("policies_dir", ())) if ctx.obj else ()
 
 
-def _tests_kind(path: Path) -> str | None:
+def env_dirs() -> list[Path]:
+    """The folders $FOLLOWUP_POLICIES names, in order."""
+    return [Path(d) for d in os.environ.get("FOLLOWUP_POLICIES", "").split(os.pathsep) if d]
+
+
+def user_dirs(ctx: click.Context) -> list[Path]:
+    """The user's own folders of policies: --policies-dir, then $FOLLOWUP_POLICIES."""
+    return [Path(d) for d in _dirs(ctx)] + env_dirs()
+
+
+def searched_folders(given: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """(folder, where it comes from) for each folder policies are looked up in."""
+    return (
+        [(Path(d), "--policies-dir") for d in given]
+        + [(d, "$FOLLOWUP_POLICIES") for d in env_dirs()]
+        + [(bundled_policies_dir(), "bundled")]
+    )
+
+
+def _not_found(message: str, given: tuple[str, ...]) -> str:
+    """A policy that is not found, with where it was looked for: the folders
+    searched, or that no folder of the user's own was (unless a close name is
+    already suggested)."""
+    if not message.startswith("no policy named") or "searched" in message:
+        return message
+    if given or env_dirs():
+        return (
+            message
+            + "; folders searched: "
+            + ", ".join(f"{d} ({where})" for d, where in searched_folders(given))
+        )
+    if "did you mean" in message:
+        return message
+    return (
+        message + "; only the policies installed with followup were searched: give the folder "
+        "of your own with --policies-dir DIR or $FOLLOWUP_POLICIES"
+    )
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """What is wrong with a folder given as a folder of policies, or None."""
+    if folder.is_dir():
+        return None
+    if folder.exists():
+        return f"'{folder}' is a file, not a folder"
+    where = folder.absolute().parent
+    try:
+        near = [d.name for d in where.iterdir() if d.is_dir()]
+    except OSError:
+        near = []
+    hint = did_you_mean(folder.name, near)
+    return f"the folder '{folder}' does not exist in {where}" + (f" ({hint})" if hint else "")
+
+
+def _check_folders(given: tuple[str, ...]) -> None:
+    """A folder of policies that does not exist is a mistake, not an empty folder:
+    a misspelt name would otherwise leave only the bundled policies, silently."""
+    for d in given:
+        problem = _folder_problem(Path(d))
+        if problem:
+            raise click.BadParameter(
+                f"{problem}; give the folder that holds your policies (<name>/<version>.yaml)",
+                param_hint="'--policies-dir'",
+            )
+    for folder in env_dirs():
+        problem = _folder_problem(folder)
+        if problem:
+            raise click.UsageError(
+                f"FOLLOWUP_POLICIES names a folder of policies, but {problem}; "
+                "correct the variable, create the folder, or unset it"
+            )
+
+
+def tests_kind(path: Path) -> str | None:
     """ "named" for a ``*.tests.yaml`` file, "content" for another file that
     holds test cases (``cases:`` and no rules), else None (a policy)."""
     if path.name.endswith(".tests.yaml"):
@@ -121,7 +221,7 @@ def _tests_kind(path: Path) -> str | None:
 
 def _check_file(path: Path, ctx: click.Context) -> tuple[str, list[Problem]]:
     """("policy" or "tests", every problem in the file)."""
-    kind = _tests_kind(path)
+    kind = tests_kind(path)
     if kind == "named":
         return "tests", check_tests_file(path, _dirs(ctx))
     if kind == "content":
@@ -153,6 +253,13 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     running its cases: its form, its facts, and every rule, caution, action,
     template and derived fact it names. Exit 0 when all are valid, 1 when
     problems were found, 2 when a file cannot be read.
+
+    \b
+    Examples:
+      followup check                                   # every policy found
+      followup check my-policies/acme/1.1.0.yaml
+      followup check my-policies/acme/1.1.0.tests.yaml
+      followup --policies-dir my-policies check --format json
     """
     files = [Path(p) for p in paths] or [r.path for r in list_policy_files(policy_dirs(_dirs(ctx)))]
     for f in files:
@@ -231,7 +338,19 @@ def evaluate(
     log: str | None,
     backend: str,
 ) -> None:
-    """Say what to do after one interview, when, and which rules say so."""
+    """Say what to do after one interview, when, and which rules say so.
+
+    FACTS is a YAML or JSON file of facts about one interview (- for stdin).
+    Exit 1 when the facts or the policy have problems (listed; in JSON with
+    --format json).
+
+    \b
+    Examples:
+      followup evaluate facts.yaml
+      followup evaluate facts.yaml --as-of 2026-03-05 --format json
+      followup evaluate facts.yaml --policy acme@1.1.0 --log audit-log.jsonl
+      followup --policies-dir my-policies evaluate facts.json --policy acme
+    """
     moment = parse_as_of(as_of)
     policy = load_policy(policy_ref, policies_dir=_dirs(ctx), backend=backend)
     data, name, positions = read_facts(facts)
@@ -252,7 +371,14 @@ def evaluate(
 @main.command()
 @click.argument("name", type=click.Choice(["policy", "facts", "decision", "tests"]))
 def schema(name: str) -> None:
-    """Print a JSON Schema (for editors and other tools)."""
+    """Print a JSON Schema (for editors and other tools).
+
+    \b
+    Examples:
+      followup schema policy > policy.schema.json
+      followup schema facts
+      followup schema tests     # the form of a <version>.tests.yaml file
+    """
     click.echo(json.dumps(load_schema(name), indent=2, ensure_ascii=False))
 
 

@@ -17,7 +17,7 @@ from followup.engine._explain import (
     WhyNot,
     format_value,
 )
-from followup.engine._log import ReplayOutcome
+from followup.engine._log import ReplayOutcome, ReplayResult
 from followup.engine._releases import PolicyVersion
 
 from ._render import _when, _window
@@ -284,10 +284,11 @@ def impact_text(impact: CohortImpact) -> str:
         lines.append("  could not be evaluated:")
         for error in impact.errors[:_MOST_ERRORS_SHOWN]:
             more = len(error["problems"]) - 1
-            lines.append(
-                f"    {error['applicant']}: {error['message']}"
-                + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
-            )
+            who = error["applicant"]
+            notes = [] if who == f"row {error['row']}" else [who]
+            if more:
+                notes.append(f"and {more} more problem{'s' if more != 1 else ''}")
+            lines.append(f"    {error['message']}" + (f" [{'; '.join(notes)}]" if notes else ""))
         if len(impact.errors) > _MOST_ERRORS_SHOWN:
             rest = len(impact.errors) - _MOST_ERRORS_SHOWN
             lines.append(f"    and {rest} more (--format json lists every one)")
@@ -306,24 +307,128 @@ def _change_lines(changes: Iterable[DecisionChange], indent: int) -> list[str]:
     return [" " * indent + c.text() for c in changes]
 
 
+def _where(r: ReplayResult, outcome: ReplayOutcome) -> str:
+    """Which decision a result is about: its line, and for a batch its row."""
+    parts = []
+    if r.line is not None:
+        parts.append(f"line {r.line}")
+    if r.row is not None:
+        at = f", {outcome.input} line {r.input_line}" if r.input_line is not None else ""
+        parts.append(f"row {r.row}{at}")
+    if r.decision_id is not None:
+        parts.append(f"decision {r.decision_id}")
+    text = ", ".join(parts)
+    if r.applicant_id:
+        text += f" ({r.applicant_id})"
+    if r.policy:
+        text += f", made with {r.policy}"
+    return text
+
+
+def _runs(results: Sequence[ReplayResult]) -> list[list[ReplayResult]]:
+    """Results in runs: consecutive lines that could not be replayed for the same
+    reason (a policy not found names every line of a batch) form one run."""
+    runs: list[list[ReplayResult]] = []
+    for r in results:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and r.error is not None
+            and r.error == last.error
+            and not r.chain
+            and not last.chain
+            and r.decision_id is None
+        ):
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    return runs
+
+
+def _span(values: Sequence[int | None], word: str) -> str:
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    if len(known) == 1:
+        return f"{word} {known[0]}"
+    return f"{word}s {known[0]}-{known[-1]}"
+
+
 def replay_text(outcome: ReplayOutcome) -> str:
-    n = len(outcome.results)
-    diff = outcome.differing
+    """What a replay found: each decision that differs or could not be replayed,
+    the chain, and the counts."""
+    if outcome.problem:
+        return f"{outcome.problem}: nothing was replayed, so nothing is proven"
+    replayed = outcome.replayed
+    n = len(replayed)
     against = f" under {outcome.against}" if outcome.against else ""
-    lines = [f"Replayed {n} decision{'s' if n != 1 else ''} from {outcome.log}{against}"]
-    for r in diff:
-        if r.decision_id is None:
-            lines.append(f"  line {r.line}: cannot be replayed: {r.error}")
+    source = f", rows from {outcome.input}" if outcome.input else ""
+    lines = [f"Replayed {n} decision{'s' if n != 1 else ''} from {outcome.log}{against}{source}"]
+    shown = [r for r in outcome.results if r.changes or r.error or r.chain]
+    for run in _runs(shown):
+        r = run[0]
+        if len(run) > 1:
+            where = ", ".join(
+                s
+                for s in (_span([x.line for x in run], "line"), _span([x.row for x in run], "row"))
+                if s
+            )
+            lines.append(f"  {where}: cannot be replayed: {r.error}")
             continue
-        who = f" ({r.applicant_id})" if r.applicant_id else ""
-        lines.append(f"  line {r.line}, decision {r.decision_id}{who}, made with {r.policy}:")
+        if r.decision_id is None and r.row is None and not r.changes:  # not a decision
+            said = [r.chain, f"cannot be replayed: {r.error}" if r.error else None]
+            lines.append(f"  line {r.line}: " + "; ".join(x for x in said if x))
+            continue
+        if not r.changes and not r.error:  # the decision is the same; its link is not
+            lines.append(f"  line {r.line}: {r.chain}")
+            continue
+        lines.append(f"  {_where(r, outcome)}:")
+        if r.chain:
+            lines.append(f"    {r.chain}")
         if r.error:
             lines.append(f"    cannot be replayed: {r.error}")
         lines += _change_lines(r.changes, 4)
+    if outcome.chain is not None:
+        lines.append(_chain_line(outcome))
+    diff = outcome.differing
     failed = len(outcome.failed)
     tail = f" ({failed} of them could not be replayed)" if failed else ""
+    missing = len(outcome.results) - n
+    if missing:
+        tail += (
+            "; 1 row of the input failed in the batch, as it fails now"
+            if missing == 1
+            else f"; {missing} rows of the input failed in the batch, as they fail now"
+        ) + " (no decision to compare)"
     lines.append(f"{n - len(diff)} same, {len(diff)} different{tail}")
     return "\n".join(lines)
+
+
+def _chain_line(outcome: ReplayOutcome) -> str:
+    chain = outcome.chain
+    assert chain is not None
+    if chain.broken:
+        where = ", ".join(map(str, chain.broken[:10])) + (" ..." if len(chain.broken) > 10 else "")
+        return f"Chain: BROKEN at line{'s' if len(chain.broken) != 1 else ''} {where} (see above)"
+    if not chain.linked:
+        return (
+            "Chain: none: the lines carry no link (prev), as logs written before followup "
+            "kept one, so a removed or changed line cannot be detected"
+        )
+    text = f"Chain: whole over {chain.linked} line{'s' if chain.linked != 1 else ''}"
+    if chain.unlinked:
+        text += (
+            f" ({chain.unlinked} earlier ones, written before followup kept a chain, carry no link)"
+        )
+    if chain.keyed:
+        return text + ", each sealed with FOLLOWUP_LOG_KEY (HMAC-SHA256)"
+    text += (
+        "; without a key it shows accidental and naive changes, not a file rewritten "
+        "whole: set FOLLOWUP_LOG_KEY when logging to seal each line"
+    )
+    if chain.sealed:
+        text += f"; {chain.sealed} lines carry a seal that was not checked: set FOLLOWUP_LOG_KEY"
+    return text
 
 
 def policies_text(versions: Sequence[PolicyVersion]) -> str:

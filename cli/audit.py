@@ -11,19 +11,45 @@ from typing import Any
 
 import click
 
-from followup.engine import PolicyError, load_policy, policy_dirs
+from followup.engine import PolicyError, Problem, load_policy, policy_dirs
 from followup.engine._coverage import rule_coverage
 from followup.engine._decision import Decision
-from followup.engine._diff import cohort_impact, diff_policies
+from followup.engine._diff import (
+    CohortError,
+    cohort_impact,
+    decision_changes,
+    diff_policies,
+    read_cohort,
+)
 from followup.engine._explain import EXPLAIN_MODES, explain, why_not
 from followup.engine._facts import normalize_facts
-from followup.engine._log import LogError, append_decision, replay
+from followup.engine._log import (
+    LogError,
+    append_decision,
+    find_logged,
+    is_released,
+    log_key,
+    logged_policy,
+    replay,
+    replay_batch,
+    sniff,
+)
 from followup.engine._policy import semver_key, stray_policy_files
-from followup.engine._releases import list_versions, new_version, release
+from followup.engine._releases import (
+    MISNAMED_TESTS,
+    POLICY_NAME,
+    NoFolderGiven,
+    ReleaseOutcome,
+    copied_releases_problem,
+    list_versions,
+    misnamed_tests,
+    new_policy,
+    new_version,
+    release,
+)
 from followup.engine._testing import load_tests, policy_for_tests, run_tests
-from followup.engine._yaml import load_yaml
 
-from . import FORMAT, _dirs
+from . import FORMAT, _dirs, env_dirs, tests_kind, user_dirs
 from ._audit_render import (
     coverage_text,
     diff_text,
@@ -79,9 +105,92 @@ def write_log(log: str | None, facts: Any, policy: Any, decision: Decision) -> N
     if log is None:
         return
     try:
-        append_decision(log, facts, policy, decision)
+        append_decision(log, facts, policy, decision, log_key())
     except LogError as exc:
         raise click.ClickException(str(exc)) from exc
+    if not is_released(policy):
+        click.echo(
+            f"note: {policy.name} {policy.version} is a draft (not released); the logged "
+            "decision replays only while the draft stays unchanged: release it with "
+            f"`followup release {policy.name} {policy.version}` before logging",
+            err=True,
+        )
+
+
+LINE = click.option(
+    "--line",
+    type=click.IntRange(min=1),
+    help="FACTS is a decision log: explain the decision logged at this line.",
+)
+DECISION_ID = click.option(
+    "--id",
+    "decision_id",
+    help="FACTS is a decision log: explain the decision with this decision_id.",
+)
+
+
+def _not_facts(path: str, line: int | None, decision_id: str | None, example: str) -> None:
+    """Refuse a decision log or a batch's output given as FACTS without --line/--id
+    (and --line/--id with a file that is not a log), saying what to run instead
+    (``example``: the command with FACTS replaced by ``{}``)."""
+    kind = sniff(path) if path != "-" else "other"
+    if line is None and decision_id is None:
+        if kind == "log":
+            raise click.UsageError(
+                f"{path} is a decision log, not a facts file: name one of its decisions "
+                f"with --line N or --id DECISION_ID, e.g. {example.format(path)} --line 1"
+            )
+        if kind in ("batch", "batch-csv"):
+            raise click.UsageError(
+                f"{path} is the output of followup batch (decisions, not facts): give the "
+                "facts of one applicant, a row of the batch's input saved as a facts file"
+            )
+    elif kind != "log":
+        raise click.UsageError(
+            f"--line and --id name a decision in a decision log, and {path} is not one "
+            "(written by followup evaluate --log); give the log, or leave them out"
+        )
+
+
+def _logged(
+    ctx: click.Context, path: str, line: int | None, decision_id: str | None
+) -> tuple[Any, Any]:
+    """(record, policy) of a logged decision, with the policy version it was made with.
+
+    Refuses (exit 1) a policy file whose sha256 is not the logged one, and
+    options that would evaluate otherwise than the log says.
+    """
+    if line is not None and decision_id is not None:
+        raise click.UsageError("give --line or --id, not both")
+    for name in ("policy_ref", "as_of", "log"):
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            option = {"policy_ref": "--policy", "as_of": "--as-of", "log": "--log"}[name]
+            raise click.UsageError(
+                f"{option} cannot be given with --line or --id: a logged decision is "
+                "explained with the policy version and the moment it was made with"
+            )
+    try:
+        entry = find_logged(path, line, decision_id)
+    except LogError as exc:
+        raise click.UsageError(str(exc)) from exc
+    record = entry.record
+    assert record is not None
+    policy = logged_policy(record, _dirs(ctx))
+    where = f"the decision at line {entry.number} of {path}"
+    if isinstance(policy, str):
+        raise click.ClickException(f"cannot explain {where}: {policy}")
+    return {**record, "line": entry.number}, policy
+
+
+def _same_as_logged(record: Any, decision: Any, path: str) -> None:
+    """Refuse to explain a decision that does not come out as it was logged."""
+    changes = decision_changes(record["decision"], json.loads(json.dumps(decision)), strict=True)
+    if changes:
+        raise click.ClickException(
+            f"the decision at line {record['line']} of {path} does not come out as it was "
+            f"logged ({changes[0].text()}), so no explanation is that decision's; "
+            f"followup replay {path} lists every difference"
+        )
 
 
 @click.command("explain")
@@ -98,6 +207,8 @@ def write_log(log: str | None, facts: Any, policy: Any, decision: Decision) -> N
 )
 @FORMAT
 @log_option
+@LINE
+@DECISION_ID
 @click.pass_context
 def explain_cmd(
     ctx: click.Context,
@@ -107,8 +218,38 @@ def explain_cmd(
     mode: str,
     fmt: str,
     log: str | None,
+    line: int | None,
+    decision_id: str | None,
 ) -> None:
-    """Explain a decision: each recommendation, its dates and the rules and values behind it."""
+    """Explain a decision: each recommendation, its dates and the rules and values behind it.
+
+    FACTS is a facts file, or a decision log with --line or --id: the logged
+    decision is then explained with the policy version it was made with
+    (refused when that file's sha256 differs, or the decision does not come
+    out as logged).
+
+    Examples:
+
+    \b
+      followup explain facts.yaml
+      followup explain facts.yaml --mode full --policy interview-follow-up@1.0.0
+      followup explain audit-log.jsonl --line 7
+      followup explain audit-log.jsonl --id 0f6bd7e05a294cb1bfc617624d5e6292 --mode fails
+    """
+    _not_facts(facts, line, decision_id, "followup explain {}")
+    if line is not None or decision_id is not None:
+        record, policy = _logged(ctx, facts, line, decision_id)
+        expl = explain(policy, record["facts"], record["as_of"], mode)
+        _same_as_logged(record, expl.decision, facts)
+        if fmt == "json":
+            _dump(expl.to_dict())
+        else:
+            click.echo(
+                f"Logged decision {record['decision_id']} (line {record['line']} of {facts}, "
+                f"logged {record.get('logged_at') or 'at an unknown time'})"
+            )
+            click.echo(explain_text(expl))
+        return
     moment = parse_as_of(as_of)
     policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
     data = read_checked_facts(facts, moment)
@@ -126,15 +267,41 @@ def explain_cmd(
 @POLICY
 @AS_OF
 @FORMAT
+@LINE
+@DECISION_ID
 @click.pass_context
 def why_not_cmd(
-    ctx: click.Context, rule_id: str, facts: str, policy_ref: str, as_of: str | None, fmt: str
+    ctx: click.Context,
+    rule_id: str,
+    facts: str,
+    policy_ref: str,
+    as_of: str | None,
+    fmt: str,
+    line: int | None,
+    decision_id: str | None,
 ) -> None:
-    """Why one rule did (not) fire: every condition with its values, and what would change it."""
-    moment = parse_as_of(as_of)
-    policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
-    data = read_checked_facts(facts, moment)
-    result = why_not(policy, rule_id, data, moment)
+    """Why one rule did (not) fire: every condition with its values, and what would change it.
+
+    FACTS is a facts file, or a decision log with --line or --id (as for
+    explain).
+
+    Examples:
+
+    \b
+      followup why-not status-inquiry facts.yaml
+      followup why-not final-stage-interest facts.yaml --as-of 2026-03-09
+      followup why-not status-inquiry audit-log.jsonl --line 7
+    """
+    _not_facts(facts, line, decision_id, f"followup why-not {rule_id} {{}}")
+    if line is not None or decision_id is not None:
+        record, policy = _logged(ctx, facts, line, decision_id)
+        result = why_not(policy, rule_id, record["facts"], record["as_of"])
+        _same_as_logged(record, result.decision, facts)
+    else:
+        moment = parse_as_of(as_of)
+        policy = load_policy(policy_ref, policies_dir=_dirs(ctx))
+        data = read_checked_facts(facts, moment)
+        result = why_not(policy, rule_id, data, moment)
     if fmt == "json":
         _dump(result.to_dict())
     else:
@@ -153,6 +320,33 @@ class _Untested:
         return {"policy": self.label, "file": str(self.policy), "tests": str(self.tests)}
 
 
+@dataclass(frozen=True)
+class _NotRun:
+    """A test file that is not run, and why (a name ``followup test`` does not read)."""
+
+    file: Path
+    problems: list[Problem]
+
+
+def _misnamed(found: Path) -> _NotRun:
+    """A test file next to a policy version whose name keeps it from being read."""
+    stem = next(found.name[: -len(e)] for e in MISNAMED_TESTS if found.name.endswith(e))
+    return _NotRun(
+        found,
+        [
+            Problem(
+                "misnamed-tests",
+                f"{found.name} is not read: a test file is named <version>.tests.yaml "
+                "(.tests, then .yaml)",
+                "",
+                str(found),
+                suggestion=f"rename it to {stem}.tests.yaml",
+                value=found.name,
+            )
+        ],
+    )
+
+
 def _untested_in(folder: Path) -> list[_Untested]:
     out = []
     for f in sorted(folder.rglob("*.yaml")):
@@ -163,36 +357,74 @@ def _untested_in(folder: Path) -> list[_Untested]:
         except ValueError:
             continue  # not a policy version (<name>/<semver>.yaml)
         t = f.with_name(f"{f.stem}.tests.yaml")
-        if not t.is_file():
+        if not t.is_file() and misnamed_tests(f) is None:  # a misnamed one is said so
             out.append(_Untested(f"{f.parent.name} {f.stem}", f, t))
     return out
 
 
-def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Path | _Untested]:
-    """The test files to run and, in their place, the policy versions that have none."""
+Target = Path | _Untested | _NotRun
+
+
+def _test_files(paths: tuple[str, ...], ctx: click.Context) -> list[Target]:
+    """The test files to run and, in their place, the policy versions that have
+    none and the test files that are misnamed."""
     if not paths:
-        found: list[Path | _Untested] = []
+        found: list[Target] = []
         for ref in list_versions(policy_dirs(_dirs(ctx))):
             t = ref.path.with_name(f"{ref.version}.tests.yaml")
-            found.append(t if t.is_file() else _Untested(f"{ref.name} {ref.version}", ref.path, t))
+            wrong = misnamed_tests(ref.path)
+            if t.is_file():
+                found.append(t)
+            elif wrong is not None:
+                found.append(_misnamed(wrong))
+            else:
+                found.append(_Untested(f"{ref.name} {ref.version}", ref.path, t))
         return found
-    files: list[Path | _Untested] = []
+    files: list[Target] = []
     for p in map(Path, paths):
         if p.is_dir():
             files += sorted(p.rglob("*.tests.yaml"))
+            files += [_misnamed(f) for e in MISNAMED_TESTS for f in sorted(p.rglob(f"*{e}"))]
             files += _untested_in(p)
         elif p.name.endswith(".tests.yaml"):
             if not p.is_file():
                 raise click.UsageError(f"no test file at {p}")
             files.append(p)
+        elif not p.is_file():
+            raise click.UsageError(f"no file or folder at {p}")
+        elif p.name.endswith(MISNAMED_TESTS) or (
+            p.suffix in (".yaml", ".yml") and tests_kind(p) == "content"
+        ):
+            # named on the command line: run, whatever its name (`check` says to rename it)
+            files.append(p)
+            ending = next((e for e in MISNAMED_TESTS if p.name.endswith(e)), None)
+            if ending is not None:
+                click.echo(
+                    f"note: {p.name} runs because you named it, but `followup test` and "
+                    "`followup release` look for <version>.tests.yaml: rename it to "
+                    f"{p.name[: -len(ending)]}.tests.yaml",
+                    err=True,
+                )
         elif p.suffix in (".yaml", ".yml"):
             t = p.with_name(f"{p.stem}.tests.yaml")
-            if not t.is_file():
+            wrong = misnamed_tests(p)
+            if t.is_file():
+                files.append(t)
+            elif wrong is not None:
+                files.append(_misnamed(wrong))
+            else:
                 raise click.UsageError(f"{p} has no test file next to it ({t.name})")
-            files.append(t)
         else:
             raise click.UsageError(f"{p} is neither a test file, a policy file nor a folder")
     return files
+
+
+def _write_tests(untested: _Untested) -> str:
+    """How to give a policy version tests, with what an installed followup has."""
+    return (
+        f"write {untested.tests.name} next to it "
+        "(`followup schema tests` gives its form; `followup new-policy` copies a policy with its tests)"
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -222,19 +454,24 @@ def test_cmd(
 
     PATHS may be test files, policy files (their tests) or folders; without
     PATHS, the tests of every policy found. Policy versions without tests are
-    listed as such. Exit 1 when a case fails, a test file cannot be run or
-    coverage is below --min-coverage.
+    listed as such; a test file named otherwise (1.0.0.tests.yml) is not read
+    and is said to need renaming, unless you name it yourself. Exit 1 when a
+    case fails, a test file cannot be run or coverage is below --min-coverage.
+
+    \b
+    Examples:
+      followup test                                  # every policy found
+      followup test my-policies/acme --coverage
+      followup test my-policies/acme/1.1.0.yaml      # the tests of one version
+      followup test cases.yaml --format json         # a file of cases with policy: NAME@VERSION
     """
     targets = _test_files(paths, ctx)
-    files = [t for t in targets if isinstance(t, Path)]
+    files = [t for t in targets if not isinstance(t, _Untested)]
     untested = [t for t in targets if isinstance(t, _Untested)]
     if not files:
         raise click.UsageError(
             "no test files found"
-            + "".join(
-                f"\n{u.label} has no tests: write {u.tests} (see docs/coach-guide.md)"
-                for u in untested
-            )
+            + "".join(f"\n{u.label} has no tests: {_write_tests(u)}" for u in untested)
         )
     coverage = coverage or min_coverage is not None
     # in order: (file, policy label, results) run, (file, None, problems) not run, or untested
@@ -243,6 +480,9 @@ def test_cmd(
     for target in targets:
         if isinstance(target, _Untested):
             report.append(target)
+            continue
+        if isinstance(target, _NotRun):
+            report.append((str(target.file), None, target.problems))
             continue
         try:
             tests = load_tests(target)
@@ -310,10 +550,7 @@ def test_cmd(
         for entry in report:
             if isinstance(entry, _Untested):
                 lines.append(f"{entry.policy} ({entry.label})")
-                lines.append(
-                    f"  NO TESTS: nothing checks this version; write {entry.tests.name} "
-                    "next to it (see docs/coach-guide.md)"
-                )
+                lines.append(f"  NO TESTS: nothing checks this version; {_write_tests(entry)}")
             elif entry[1] is None:
                 lines.append(f"{entry[0]} (not run: {_plural(len(entry[2]), 'problem')})")
                 lines += [f"  {p.render()}" for p in entry[2]]
@@ -341,6 +578,36 @@ def test_cmd(
         ctx.exit(1)
 
 
+def _into(default: str) -> Any:
+    """``--into DIR``: the folder of the user's own policies to write in."""
+    return click.option(
+        "--into",
+        type=click.Path(file_okay=False),
+        help=f"Folder of your own policies to write in (DIR/NAME/); default: {default}.",
+    )
+
+
+def _in_env(folder: Path) -> bool:
+    """Whether followup finds the policies of ``folder`` without --policies-dir."""
+    return any(folder.resolve() == d.resolve() for d in env_dirs())
+
+
+def _with_dir(folder: Path, command: str) -> str:
+    """A followup command for policies in ``folder``, with --policies-dir when it is needed."""
+    return command if _in_env(folder) else f"followup --policies-dir {folder} {command[9:]}"
+
+
+def _written(action: Any) -> Any:
+    """Run ``action``; a folder that cannot be written is said, not shown as a traceback."""
+    try:
+        return action()
+    except OSError as exc:
+        where = exc.filename or "the folder"
+        raise click.UsageError(
+            f"cannot write {where}: {exc.strerror or exc}; choose a folder of your own with --into"
+        ) from exc
+
+
 @click.command("new-version")
 @click.argument("name")
 @click.option("--major", "part", flag_value="major", help="Next major version (x+1.0.0).")
@@ -348,11 +615,46 @@ def test_cmd(
     "--minor", "part", flag_value="minor", default=True, help="Next minor version (default)."
 )
 @click.option("--patch", "part", flag_value="patch", help="Next patch version (x.y.z+1).")
+@_into(
+    "next to the release, or for a policy installed with followup, the first folder of "
+    "--policies-dir and $FOLLOWUP_POLICIES"
+)
 @FORMAT
 @click.pass_context
-def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str) -> None:
-    """Copy the latest released version of a policy to the next version, as an editable draft."""
-    made = new_version(name, part, policy_dirs(_dirs(ctx)))
+def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str, into: str | None) -> None:
+    """Copy the latest released version of a policy to the next version, as an editable draft.
+
+    The draft is written next to that release, in your own folder of
+    policies. When the release is one of the policies installed with
+    followup, the draft goes in --into DIR, or else in the first folder of
+    --policies-dir and $FOLLOWUP_POLICIES; the release, its tests and its
+    RELEASES line are copied there too, so that the folder holds the whole
+    policy and `followup release` records the new version there.
+
+    \b
+    Examples:
+      followup new-version acme                      # 1.0.0 -> 1.1.0, next to 1.0.0
+      followup new-version acme --patch              # 1.0.0 -> 1.0.1
+      followup new-version interview-follow-up --into my-policies
+      FOLLOWUP_POLICIES=my-policies followup new-version interview-follow-up --major
+    """
+    mine = user_dirs(ctx)
+    try:
+        made = _written(
+            lambda: new_version(
+                name,
+                part,
+                policy_dirs(_dirs(ctx)),
+                into=None if into is None else Path(into),
+                fallback=mine[0] if mine else None,
+            )
+        )
+    except NoFolderGiven as exc:
+        raise click.UsageError(
+            f"the latest release of '{name}' is installed with followup ({exc.source}), "
+            "which is no place for your versions: say where to write the new one with "
+            "--into DIR (a folder of your own), or --policies-dir DIR"
+        ) from exc
     if fmt == "json":
         _dump(
             {
@@ -369,10 +671,84 @@ def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str) -> None:
     )
     if made.tests:
         click.echo(f"created {made.tests}")
+    if made.copied:
+        click.echo(
+            f"copied {', '.join(f.name for f in made.copied)} from {made.source.parent}: "
+            f"{made.target.parent} now holds the whole policy"
+        )
+    root = made.target.parent.parent
     click.echo(
         "edit it, describe the change in its changelog, then: "
-        f"followup release {name} {made.version}"
+        + _with_dir(root, f"followup release {name} {made.version}")
     )
+
+
+def _policy_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not POLICY_NAME.match(value):
+        raise click.BadParameter(
+            f"'{value}' cannot name a policy: use lower-case letters and digits, words "
+            "joined by - (e.g. acme-coaching)"
+        )
+    return value
+
+
+@click.command("new-policy")
+@click.argument("name", callback=_policy_name)
+@click.option(
+    "--from",
+    "source",
+    default="interview-follow-up",
+    show_default=True,
+    help="The policy to start from: NAME (its latest release), NAME@VERSION or a policy file.",
+)
+@_into("the first folder of --policies-dir and $FOLLOWUP_POLICIES")
+@FORMAT
+@click.pass_context
+def new_policy_cmd(ctx: click.Context, name: str, source: str, into: str | None, fmt: str) -> None:
+    """Start a policy of your own as a copy of another: NAME/1.0.0.yaml, a draft.
+
+    The copy has your policy's name, version 1.0.0 and one changelog entry
+    saying where it came from; its tests are copied too, now testing the
+    copy. It has no RELEASES: its history starts when you release it. It is
+    written in --into DIR, or else in the first folder of --policies-dir and
+    $FOLLOWUP_POLICIES.
+
+    \b
+    Examples:
+      followup new-policy acme --into my-policies
+      FOLLOWUP_POLICIES=my-policies followup new-policy acme
+      followup --policies-dir my-policies new-policy acme-tech --from acme@1.2.0
+    """
+    mine = user_dirs(ctx)
+    if into is None and not mine:
+        raise click.UsageError(
+            f"say where to create '{name}': --into DIR (a folder of your own policies), or "
+            "--policies-dir DIR; the policies installed with followup are no place for it"
+        )
+    folder = Path(into) if into is not None else mine[0]
+    made = _written(lambda: new_policy(name, source, policy_dirs(_dirs(ctx)), folder))
+    if fmt == "json":
+        _dump(
+            {
+                "name": name,
+                "version": "1.0.0",
+                "file": str(made.target),
+                "tests": None if made.tests is None else str(made.tests),
+                "copied_from": str(made.source),
+                "from": {"name": made.source_name, "version": made.source_version},
+            }
+        )
+        return
+    click.echo(
+        f"created {made.target} ({name} 1.0.0, a draft copied from "
+        f"{made.source_name} {made.source_version})"
+    )
+    if made.tests is not None:
+        click.echo(f"created {made.tests} (its tests, now testing {name})")
+    click.echo(f"next: edit {made.target}, and say in its changelog what you changed and why;")
+    click.echo(f"  followup check {made.target}")
+    click.echo("  " + _with_dir(folder, f"followup test {made.target.parent}"))
+    click.echo("  " + _with_dir(folder, f"followup release {name} 1.0.0"))
 
 
 @click.command("release")
@@ -381,8 +757,24 @@ def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str) -> None:
 @FORMAT
 @click.pass_context
 def release_cmd(ctx: click.Context, name: str, version: str, fmt: str) -> None:
-    """Check a draft version and run its tests; if all pass, record its sha256 in RELEASES."""
-    out = release(name, version, policy_dirs(_dirs(ctx)))
+    """Check a draft version and run its tests; if all pass, record its sha256 in RELEASES.
+
+    RELEASES is written next to the version's file; from then on that file
+    never changes (`followup new-version` starts the next one).
+
+    \b
+    Examples:
+      followup release acme 1.0.0
+      followup --policies-dir my-policies release acme 1.1.0
+      followup release acme 1.1.0 --format json
+    """
+    try:
+        out = _written(lambda: release(name, version, policy_dirs(_dirs(ctx))))
+    except PolicyError as exc:
+        if fmt != "json":
+            raise
+        out = ReleaseOutcome(name, version, Path(exc.problems[0].file or ""))
+        out.problems = list(exc.problems)
     if fmt == "json":
         _dump(
             {
@@ -419,10 +811,20 @@ def release_cmd(ctx: click.Context, name: str, version: str, fmt: str) -> None:
 @FORMAT
 @click.pass_context
 def policies_cmd(ctx: click.Context, fmt: str) -> None:
-    """Every policy version found (bundled, $FOLLOWUP_POLICIES, --policies-dir), released or draft."""
+    """Every policy version found (bundled, $FOLLOWUP_POLICIES, --policies-dir), released or draft.
+
+    \b
+    Examples:
+      followup policies
+      followup --policies-dir my-policies policies
+      followup policies --format json
+    """
     dirs = policy_dirs(_dirs(ctx))
     versions = list_versions(dirs)
     skipped = stray_policy_files(dirs)
+    # one version of each folder: a RELEASES copied from another policy is said once
+    firsts = {v.path.parent: v.path for v in reversed(versions)}
+    copied = [p for p in map(copied_releases_problem, sorted(firsts.values())) if p is not None]
     if fmt == "json":
         _dump(
             {
@@ -430,50 +832,15 @@ def policies_cmd(ctx: click.Context, fmt: str) -> None:
                 "skipped": [
                     {"file": p.file, "problem": p.message, "fix": p.suggestion} for p in skipped
                 ],
+                "problems": [p.to_dict() for p in copied],
             }
         )
     else:
         click.echo(policies_text(versions))
         for p in skipped:
             click.echo(f"skipped {p.file}: {p.message} ({p.suggestion})")
-
-
-def read_cohort(path: str) -> list[dict[str, Any]]:
-    """A cohort: CSV, JSON lines or Parquet (read as by ``batch``), a JSON list, or a YAML list."""
-    if path.endswith((".csv", ".parquet", ".pq")):
-        from followup.engine.batch import (
-            InputSpec,
-            RowError,
-            UnreadableInput,
-            detect_format,
-            iter_facts,
-        )
-
-        try:
-            return [facts for _, facts in iter_facts(InputSpec(path, detect_format(path, None)))]
-        except UnreadableInput as exc:
-            raise click.UsageError(str(exc)) from exc
-        except RowError as exc:
-            raise click.UsageError(f"{path}: a row cannot be read as facts: {exc}") from exc
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        if path.endswith((".jsonl", ".ndjson")):
-            rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        elif path.endswith(".json"):
-            rows = json.loads(raw)
-        else:
-            doc = load_yaml(raw, path)
-            if doc.problems:
-                raise PolicyError(doc.problems)
-            rows = doc.data
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise click.UsageError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise click.UsageError(f"{path} must hold a list of facts (one mapping per applicant)")
-    return rows
+        for p in copied:
+            click.echo(f"note: {p.file}: {p.message} ({p.suggestion})")
 
 
 @click.command("diff")
@@ -482,7 +849,8 @@ def read_cohort(path: str) -> list[dict[str, Any]]:
 @click.option(
     "--cohort",
     type=click.Path(dir_okay=False),
-    help="Evaluate this cohort under both and report the impact.",
+    help="Evaluate this cohort under both and report the impact: CSV, JSON lines or Parquet "
+    "(read as followup batch reads them), a JSON list or a YAML list.",
 )
 @AS_OF
 @FORMAT
@@ -492,14 +860,27 @@ def diff_cmd(
 ) -> None:
     """What changed between two policies (NAME@VERSION or files), and with --cohort, for whom.
 
-    Exits 1 when an applicant of the cohort could not be evaluated.
+    A row of the cohort that cannot be read or evaluated is reported as
+    FILE:LINE: code: message, and the other rows are evaluated all the same;
+    exits 1 when there was such a row, 2 when the cohort cannot be read at all.
+
+    Examples:
+
+    \b
+      followup diff interview-follow-up@1.0.0 interview-follow-up@1.1.0
+      followup diff demo@1.0.0 policies/demo/1.1.0.yaml --format json
+      followup diff demo@1.0.0 demo@1.1.0 --cohort cohort.csv --as-of 2026-03-05
     """
     a = load_policy(old, policies_dir=_dirs(ctx))
     b = load_policy(new, policies_dir=_dirs(ctx))
     changes = diff_policies(a, b)
     impact = None
     if cohort is not None:
-        impact = cohort_impact(a, b, read_cohort(cohort), parse_as_of(as_of))
+        moment = parse_as_of(as_of)
+        try:
+            impact = cohort_impact(a, b, read_cohort(cohort, lists=True), moment, file=cohort)
+        except CohortError as exc:  # the file as a whole
+            raise click.UsageError(str(exc)) from exc
     old_label, new_label = f"{a.name}@{a.version}", f"{b.name}@{b.version}"
     if fmt == "json":
         _dump(
@@ -518,25 +899,92 @@ def diff_cmd(
         ctx.exit(1)
 
 
+def _replay_kind(path: str, cohort: str | None) -> None:
+    """Refuse, with what to run instead, a file the replay asked for cannot check."""
+    kind = sniff(path)
+    if kind == "batch-csv":
+        raise click.UsageError(
+            f"{path} is the CSV output of followup batch, which does not record the policy "
+            "version of each decision; replay the JSON lines output (--output-format jsonl, "
+            "the default) with --input COHORT (the batch's input file)"
+        )
+    if kind == "batch" and cohort is None:
+        raise click.UsageError(
+            f"{path} is batch output, not a decision log: replay it with --input COHORT "
+            "(the batch's input file)"
+        )
+    if kind == "log" and cohort is not None:
+        raise click.UsageError(
+            f"{path} is a decision log, which holds the facts of each decision: replay it "
+            "without --input"
+        )
+
+
 @click.command("replay")
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option(
     "--policy", "policy_ref", help="Evaluate under this policy instead (NAME@VERSION or file)."
 )
+@click.option(
+    "--input",
+    "cohort",
+    type=click.Path(dir_okay=False),
+    help="LOG is the output of followup batch: replay it against this input of the batch "
+    "(CSV, JSON lines or Parquet).",
+)
+@click.option(
+    "--errors",
+    type=click.Path(dir_okay=False),
+    help="With --input: the batch's errors file, which names the rows that have no decision.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    help="With --input: its format, when its extension does not say.",
+)
 @FORMAT
 @click.pass_context
-def replay_cmd(ctx: click.Context, log: str, policy_ref: str | None, fmt: str) -> None:
-    """Re-evaluate every decision in a log; exit 1 when any comes out different."""
+def replay_cmd(
+    ctx: click.Context,
+    log: str,
+    policy_ref: str | None,
+    cohort: str | None,
+    errors: str | None,
+    input_format: str | None,
+    fmt: str,
+) -> None:
+    """Re-evaluate every decision in a log, and check its chain; exit 1 when any decision
+    comes out different, the chain is broken, or LOG holds no decisions.
+
+    LOG is a decision log (followup evaluate --log), or with --input the
+    decisions of followup batch, whose rows are evaluated again with the
+    policy version and as_of each decision line names and compared with it
+    byte for byte. Set FOLLOWUP_LOG_KEY to check the lines' seals.
+
+    Examples:
+
+    \b
+      followup replay audit-log.jsonl
+      followup replay audit-log.jsonl --policy interview-follow-up@1.1.0
+      followup replay decisions.jsonl --input cohort.csv --errors errors.jsonl
+      followup replay audit-log.jsonl --format json > replay-record.json
+    """
+    if cohort is None and (errors is not None or input_format is not None):
+        raise click.UsageError("--errors and --input-format go with --input COHORT")
+    _replay_kind(log, cohort)
     other = load_policy(policy_ref, policies_dir=_dirs(ctx)) if policy_ref else None
     try:
-        outcome = replay(log, other, _dirs(ctx))
-    except LogError as exc:  # the log itself cannot be read
+        if cohort is None:
+            outcome = replay(log, other, _dirs(ctx), log_key())
+        else:
+            outcome = replay_batch(log, cohort, other, _dirs(ctx), errors, input_format)
+    except (LogError, CohortError) as exc:  # a file itself cannot be read
         raise click.UsageError(str(exc)) from exc
     if fmt == "json":
         _dump(outcome.to_dict())
     else:
         click.echo(replay_text(outcome))
-    if outcome.differing:
+    if not outcome.ok:
         ctx.exit(1)
 
 
@@ -545,6 +993,7 @@ COMMANDS = (
     why_not_cmd,
     test_cmd,
     new_version_cmd,
+    new_policy_cmd,
     release_cmd,
     policies_cmd,
     diff_cmd,

@@ -3,29 +3,36 @@
 :func:`diff_policies` compares two policy documents and says in words what was
 added, removed or changed. :func:`decision_changes` compares two decisions
 about the same interview; :func:`cohort_impact` runs a cohort under both
-policies and counts the changes by kind and by rule.
+policies and counts the changes by kind and by rule. :func:`read_cohort`
+reads a cohort the way ``followup batch`` does, row by row, a bad row
+becoming a row with problems instead of stopping the reading.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-from ._errors import FactsError
+from ._errors import FactsError, FollowupError, Problem
 from ._policy import Policy
-from ._yaml import escape_pointer
+from ._yaml import escape_pointer, load_yaml
 
 __all__ = [
+    "CohortError",
     "CohortImpact",
+    "CohortRow",
     "DecisionChange",
     "PolicyChange",
     "cohort_impact",
     "decision_changes",
     "diff_policies",
+    "read_cohort",
+    "row_problem_text",
 ]
 
 _RULE_FIELDS = ("title", "description", "cite", "salience", "explain", "when", "then")
@@ -357,10 +364,14 @@ class DecisionChange:
         kind: "action-added", "action-removed", "dates-changed",
             "status-changed", "channel-changed", "caution-added",
             "caution-removed", "other" (any other part of the decision;
-            only when comparing under the same policy) or "more" (``new``
-            other differences left unlisted).
+            only when comparing under the same policy), "more" (``new``
+            other differences left unlisted), "record" (a field of a log
+            record that disagrees with its decision or with the replay, see
+            ``RECORD_WORDS``) or "bytes" (a batch's decision line whose values
+            are all equal but whose bytes differ).
         action: the action or caution concerned; for "other", the JSON
-            pointer of the differing value (``/recommendations/0/message``).
+            pointer of the differing value (``/recommendations/0/message``);
+            for "record", the pointer of the record's field (``/as_of``).
         rule: the rule behind it (in the new decision when there is one).
         old, new: the differing values.
     """
@@ -396,7 +407,29 @@ class DecisionChange:
             return f"caution {self.action} removed (rule {self.rule})"
         if self.kind == "more":
             return f"and {self.new} more differences"
+        if self.kind == "record":
+            words = RECORD_WORDS.get(self.action, "{field}: {old} -> {new}")
+            return words.format(field=self.action[1:], old=_short(self.old), new=_short(self.new))
+        if self.kind == "bytes":
+            return (
+                "the line's bytes differ from the decision made now, though every value is "
+                "the same: its spacing, key order or escapes were changed"
+            )
         return f"{self.action or 'decision'}: {_short(self.old)} -> {_short(self.new)}"
+
+
+#: a "record" change in words, by the pointer of the field it is about; ``old`` is
+#: what the line says, ``new`` what it should say
+RECORD_WORDS = {
+    "/as_of": "the log record says as_of {old}, but the decision was made as of {new}",
+    "/engine/version": "the log record says engine {old}, but its decision says engine {new}",
+    "/released": (
+        "the log record says the policy version was released, but no RELEASES file lists "
+        "it with this sha256"
+    ),
+    "/logged_at": "logged_at {old} is not a date and time (such as 2026-03-05T10:00:00+00:00)",
+    "/row": "the row failed in the batch (its errors file lists it), but is decided now",
+}
 
 
 def _span(pair: Any) -> str:
@@ -564,19 +597,244 @@ def _span_of(rec: Mapping[str, Any]) -> list[Any]:
 # ---------------------------------------------------------------- cohort
 
 
+class CohortError(FollowupError):
+    """The cohort as a whole cannot be read (missing file, unknown format, no list)."""
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    """One row of a cohort, as read.
+
+    Attributes:
+        row: 1-based, counting rows as ``followup batch`` does (blank lines
+            are not rows).
+        line: the 1-based line of the file where the row starts (None for
+            Parquet and a JSON list, which have none).
+        facts: the row's facts, or None when it cannot be read as facts.
+        problems: why it cannot (empty when ``facts`` is set).
+        applicant_id: the row's applicant_id, when it can be told.
+    """
+
+    row: int
+    line: int | None
+    facts: dict[str, Any] | None
+    problems: tuple[Problem, ...] = ()
+    applicant_id: str | None = None
+
+
+#: rows decoded at a time (the reader's chunks; they bound the memory, nothing else)
+_CHUNK = 256
+
+
+def read_cohort(
+    path: str, input_format: str | None = None, *, lists: bool = False
+) -> Iterator[CohortRow]:
+    """Every row of a cohort, in order, read with ``followup batch``'s own reader.
+
+    CSV, JSON lines and Parquet are read as the batch reads them (its
+    ``read_chunks`` and ``decode_row``), so that a row means the same facts
+    here as there and rows are numbered the same. With ``lists`` (for
+    ``followup diff``), a ``.json`` file holding one list and a YAML list
+    (``.yaml``, ``.yml``, or any other extension the batch does not know) are
+    read too.
+
+    A row that cannot be read as facts is yielded with its problems; the rows
+    after it are read on.
+
+    Raises:
+        CohortError: the file as a whole cannot be read (raised on the first
+            ``next()``).
+    """
+    from .batch import InputSpec, UnreadableInput, detect_format, read_chunks
+
+    if (
+        lists
+        and input_format is None
+        and (_is_json_list(path) or not path.lower().endswith(_BATCH_FILES))
+    ):
+        yield from _document_rows(path)
+        return
+    try:
+        spec = InputSpec(path, detect_format(path, input_format))
+        for chunk in read_chunks(spec, _CHUNK):
+            yield from _chunk_rows(chunk)
+    except UnreadableInput as exc:
+        raise CohortError(str(exc) if path in str(exc) else f"{path}: {exc}") from exc
+
+
+#: the extensions ``followup batch`` reads (``detect_format``)
+_BATCH_FILES = (".csv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+
+
+def _chunk_rows(chunk: Any) -> Iterator[CohortRow]:
+    from .batch import RowError, decode_row
+    from .batch._readers import BadCsvRow
+    from .batch._worker import _items  # the batch's own rows of a chunk (Arrow batches too)
+
+    # the CSV delimiter, for the batch's messages (given only when it is not a comma)
+    delimiter = [d] if (d := getattr(chunk, "delimiter", ",")) != "," else []
+    for index, item in enumerate(_items(chunk)):
+        row = chunk.first_row + index
+        line = chunk.lines[index] if chunk.lines else None
+        try:
+            facts = decode_row(chunk.kind, item, chunk.header, *delimiter)
+        except RowError as exc:
+            aid = item.applicant_id if isinstance(item, BadCsvRow) else None
+            problems = tuple(_plain_row_problem(p, item) for p in exc.problems)
+            yield CohortRow(row, line, None, problems, aid)
+            continue
+        aid = facts.get("applicant_id")
+        yield CohortRow(row, line, facts, (), aid if isinstance(aid, str) and aid else None)
+
+
+def _is_json_list(path: str) -> bool:
+    """Whether ``path`` is a .json file whose first character (after spaces) is ``[``."""
+    if not path.lower().endswith(".json"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            start = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False  # the batch's reader says why it cannot be read
+    return start.startswith(b"[")
+
+
+def _document_rows(path: str) -> Iterator[CohortRow]:
+    """The rows of a cohort written as one document: a JSON list or a YAML list."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise CohortError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    lines: Any = None
+    if path.lower().endswith(".json"):
+        try:
+            rows = json.loads(raw)
+        except UnicodeDecodeError as exc:
+            raise CohortError(
+                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start + 1})"
+            ) from exc
+        except json.JSONDecodeError as exc:
+            raise CohortError(
+                f"{path}:{exc.lineno}:{exc.colno}: json-syntax: the JSON cannot be read: "
+                f"{json_words(exc.msg)}"
+            ) from exc
+    else:
+        doc = load_yaml(raw, path)
+        if doc.problems:
+            raise CohortError("\n".join(p.render() for p in doc.problems))
+        rows, lines = doc.data, doc.positions
+    if not isinstance(rows, list):
+        raise CohortError(
+            f"{path} must hold a list of facts, one mapping per applicant "
+            "(or use JSON lines, CSV or Parquet, as for followup batch)"
+        )
+    for i, item in enumerate(rows):
+        at = lines.of(f"/{i}") if lines is not None else None
+        line = at[0] if at else None
+        if isinstance(item, dict):
+            aid = item.get("applicant_id")
+            yield CohortRow(i + 1, line, item, (), aid if isinstance(aid, str) and aid else None)
+        else:
+            problem = Problem(
+                "not-an-object",
+                f"item {i + 1} is {_kind_words(item)}, not the facts of one applicant "
+                "(names with values)",
+                f"/{i}",
+                suggestion="write each applicant as a mapping, such as "
+                '{"applicant_id": "A-1", "interview_at": "2026-03-02"}',
+            )
+            yield CohortRow(i + 1, line, None, (problem,))
+
+
+def _kind_words(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return "a mapping"
+
+
+#: the json module's words for a syntax error, and the same in plain words
+_JSON_WORDS = (
+    (
+        "Expecting value",
+        "a value is missing here, or is not JSON (text needs double quotes; "
+        "true, false and null are written in lower case)",
+    ),
+    (
+        "Expecting property name enclosed in double quotes",
+        "a name is not in double quotes, or a comma is left after the last item",
+    ),
+    ("Expecting ',' delimiter", "a comma is missing between two items, or a bracket is not closed"),
+    ("Expecting ':' delimiter", "a colon is missing after a name"),
+    ("Unterminated string", "a text is not closed with a double quote"),
+    ("Invalid control character", "a text holds a tab or a line break; write it as \\t or \\n"),
+    ("Extra data", "more follows the end of the object; write one object a line"),
+    (
+        "Invalid \\escape",
+        "a backslash starts an escape JSON does not know; write \\\\ for a backslash",
+    ),
+    ("Invalid \\uXXXX escape", "a \\u escape needs four hex digits"),
+)
+
+
+def json_words(msg: str) -> str:
+    """A syntax error of the json module (its ``msg``) in plain words."""
+    for start, words in _JSON_WORDS:
+        if msg.startswith(start):
+            return words
+    return msg[:1].lower() + msg[1:]
+
+
+def _plain_row_problem(problem: Problem, item: Any) -> Problem:
+    """A row's problem as the batch's reader words it, but for a line that is JSON
+    but no object, named in JSON's words (a text, a number), not Python's."""
+    if problem.code == "not-an-object" and isinstance(item, bytes | str):
+        try:
+            value = json.loads(item)
+        except ValueError:
+            return problem
+        return Problem(
+            problem.code,
+            f"this line is {_kind_words(value)}, not an object of facts",
+            problem.pointer,
+            suggestion=problem.suggestion,
+        )
+    return problem
+
+
+def row_problem_text(file: str | None, row: int, line: int | None, problem: Problem) -> str:
+    """``FILE:LINE: code: message (fix)``: a problem of one row of a cohort, in the
+    words of its own file (``FILE: row N`` where there are no lines)."""
+    if line is not None:
+        where = f"{file or 'cohort'}:{line}" + (f":{problem.column}" if problem.column else "")
+    else:
+        where = f"{file}: row {row}" if file else f"row {row}"
+    text = f"{where}: {problem.code}: {problem.message}"
+    return text + (f" ({problem.suggestion})" if problem.suggestion else "")
+
+
 @dataclass
 class CohortImpact:
     """The effect of moving a cohort from one policy to another.
 
     Attributes:
-        total: applicants evaluated.
+        total: rows of the cohort (applicants), the bad ones too.
         changed: applicants whose actions or dates differ.
         by_kind: change kind -> applicants affected.
         by_rule: rule id -> applicants affected.
         examples_by_kind / examples_by_rule: a few applicant ids each.
         applicants: every changed applicant with its changes (for JSON).
-        errors: applicants whose facts could not be evaluated: ``applicant``,
-            ``message`` (the first problem) and ``problems`` (every one).
+        errors: rows that could not be read or evaluated: ``applicant``
+            (its applicant_id, else ``row N``), ``row``, ``line`` (None where
+            the file has no lines), ``message`` (the first problem, as
+            ``FILE:LINE: code: message``) and ``problems`` (every one).
         own_as_of: applicants whose facts carry their own as_of, which wins
             over ``as_of``.
     """
@@ -623,14 +881,20 @@ _IMPACT_KINDS = (
 def cohort_impact(
     old: Policy,
     new: Policy,
-    cohort: Iterable[Mapping[str, Any]],
+    cohort: Iterable[Mapping[str, Any] | CohortRow],
     as_of: date | datetime | str | None = None,
     examples: int = 3,
+    file: str | None = None,
 ) -> CohortImpact:
     """Evaluate every applicant under both policies and count what changes.
 
     Only changes to actions, their dates, status and channel count as impact;
     cautions are listed per applicant but not counted.
+
+    Args:
+        cohort: the applicants' facts, or rows as :func:`read_cohort` gives them
+            (a row that could not be read is counted as an error).
+        file: the cohort's file, named in the errors.
     """
     impact = CohortImpact(
         f"{old.name}@{old.version}",
@@ -640,34 +904,56 @@ def cohort_impact(
     if as_of is None:
         # one "now" for both policies, or a boundary could fall between the two runs
         as_of = datetime.now(UTC).replace(microsecond=0)
-    for i, facts in enumerate(cohort):
+    for i, entry in enumerate(cohort):
         impact.total += 1
-        ident = str(facts.get("applicant_id", f"#{i + 1}"))
-        if facts.get("as_of") is not None:
-            impact.own_as_of += 1
-        try:
-            a = old.evaluate(facts, as_of, trace="none").to_dict()
-            b = new.evaluate(facts, as_of, trace="none").to_dict()
-        except FactsError as exc:
-            problems = [p.render() for p in exc.problems]
-            impact.errors.append({"applicant": ident, "message": problems[0], "problems": problems})
-            continue
-        changes = decision_changes(a, b)
-        counted = [c for c in changes if c.kind in _IMPACT_KINDS]
-        if not counted:
-            continue
-        impact.changed += 1
-        impact.applicants.append({"applicant": ident, "changes": [c.to_dict() for c in changes]})
-        for kind in dict.fromkeys(c.kind for c in counted):
-            impact.by_kind[kind] = impact.by_kind.get(kind, 0) + 1
-            ex = impact.examples_by_kind.setdefault(kind, [])
-            if len(ex) < examples:
-                ex.append(ident)
-        for rule in dict.fromkeys(c.rule for c in counted):
-            impact.by_rule[rule] = impact.by_rule.get(rule, 0) + 1
-            ex = impact.examples_by_rule.setdefault(rule, [])
-            if len(ex) < examples:
-                ex.append(ident)
+        row = entry if isinstance(entry, CohortRow) else CohortRow(i + 1, None, dict(entry))
+        facts = row.facts
+        if facts is not None:
+            aid = facts.get("applicant_id")
+            ident = str(aid) if aid is not None and aid != "" else f"row {row.row}"
+        else:
+            ident = row.applicant_id or f"row {row.row}"
+        problems: Iterable[Problem] = row.problems
+        if facts is not None:
+            if facts.get("as_of") is not None:
+                impact.own_as_of += 1
+            try:
+                a = old.evaluate(facts, as_of, trace="none").to_dict()
+                b = new.evaluate(facts, as_of, trace="none").to_dict()
+            except FactsError as exc:
+                problems = exc.problems
+            else:
+                _count(impact, ident, decision_changes(a, b), examples)
+                continue
+        texts = [row_problem_text(file, row.row, row.line, p) for p in problems]
+        impact.errors.append(
+            {
+                "applicant": ident,
+                "row": row.row,
+                "line": row.line,
+                "message": texts[0],
+                "problems": texts,
+            }
+        )
     impact.by_kind = dict(sorted(impact.by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
     impact.by_rule = dict(sorted(impact.by_rule.items(), key=lambda kv: (-kv[1], kv[0])))
     return impact
+
+
+def _count(impact: CohortImpact, ident: str, changes: list[DecisionChange], examples: int) -> None:
+    """Count one applicant's changes in ``impact``."""
+    counted = [c for c in changes if c.kind in _IMPACT_KINDS]
+    if not counted:
+        return
+    impact.changed += 1
+    impact.applicants.append({"applicant": ident, "changes": [c.to_dict() for c in changes]})
+    for kind in dict.fromkeys(c.kind for c in counted):
+        impact.by_kind[kind] = impact.by_kind.get(kind, 0) + 1
+        ex = impact.examples_by_kind.setdefault(kind, [])
+        if len(ex) < examples:
+            ex.append(ident)
+    for rule in dict.fromkeys(c.rule for c in counted):
+        impact.by_rule[rule] = impact.by_rule.get(rule, 0) + 1
+        ex = impact.examples_by_rule.setdefault(rule, [])
+        if len(ex) < examples:
+            ex.append(ident)

@@ -2,12 +2,19 @@
 
 Each policy folder may hold a ``RELEASES`` file, one released version a line::
 
+    # policy: interview-follow-up
     # version  sha256  released
     1.0.0  dd9fca766fb1...  2026-11-25
 
+(the ``# policy:`` line, written by :func:`release` from now on, says whose
+releases they are, so that a copy in another policy's folder is known as one).
+
 Loading or checking a file whose version is listed there fails when its bytes
 no longer hash to the recorded sha256: a released version is changed by
-copying it to a new version (:func:`new_version`), never by editing it.
+copying it to a new version (:func:`new_version`), never by editing it. A new
+policy starts as a copy of another one (:func:`new_policy`), without its
+releases: a RELEASES file copied along with another policy's folder is
+recognised and said to be so (:func:`releases_origin`).
 """
 
 from __future__ import annotations
@@ -20,29 +27,63 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ._errors import PolicyError, PolicyNotFound, Problem
+from ._errors import FollowupError, PolicyError, PolicyNotFound, Problem
 
 __all__ = [
+    "MISNAMED_TESTS",
+    "POLICY_NAME",
     "RELEASES_FILE",
+    "NewPolicy",
     "NewVersion",
+    "NoFolderGiven",
     "PolicyVersion",
     "Release",
     "ReleaseOutcome",
+    "copied_releases_problem",
     "list_versions",
+    "misnamed_tests",
+    "new_policy",
     "new_version",
     "next_version",
     "read_releases",
     "release",
     "release_problem",
+    "releases_origin",
 ]
 
 RELEASES_FILE = "RELEASES"
 _LINE = re.compile(r"^(\S+)\s+([0-9a-f]{64})(?:\s+(\S+))?\s*$")
-_HEADER = (
-    "# Released versions of this policy and the sha256 of their bytes.\n"
-    "# Never edit a released file: `followup new-version NAME` copies it to a new version.\n"
-    "# version  sha256  released\n"
-)
+#: the comment line of a RELEASES file that names the policy whose releases it records
+_OWNER = re.compile(r"^#\s*policy:\s*(\S+)\s*$")
+#: what a policy's name may be (policy.schema.json: /properties/policy/properties/name)
+POLICY_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+#: endings of test files that are not read, and the one they should have
+MISNAMED_TESTS = (".tests.yml", ".test.yaml", ".test.yml")
+
+
+def _header(name: str) -> str:
+    return (
+        "# Released versions of this policy and the sha256 of their bytes.\n"
+        "# Never edit a released file: `followup new-version NAME` copies it to a new version.\n"
+        f"# policy: {name}\n"
+        "# version  sha256  released\n"
+    )
+
+
+class NoFolderGiven(FollowupError):
+    """A new version would be written among the policies installed with followup:
+    the caller must say which folder of its own to write it in.
+
+    Attributes:
+        source: the released file the new version would be copied from.
+    """
+
+    def __init__(self, name: str, source: Path) -> None:
+        super().__init__(
+            f"the latest release of '{name}' ({source}) is installed with followup; "
+            "say which folder of your own the new version goes in"
+        )
+        self.source = source
 
 
 @dataclass(frozen=True)
@@ -84,6 +125,9 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
     rel = read_releases(path.parent).get(path.stem)
     if rel is None:
         return None
+    copied = copied_releases_problem(path, file)
+    if copied is not None:
+        return copied
     digest = hashlib.sha256(data).hexdigest()
     if digest == rel.sha256:
         return None
@@ -110,6 +154,81 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
         1,
         fix,
     )
+
+
+def releases_origin(folder: Path) -> str | None:
+    """The policy whose releases ``folder/RELEASES`` records, when it is not the
+    folder's own: the RELEASES file was copied along with another policy's folder.
+
+    Known by the policy the file names (``# policy: NAME``, written by
+    :func:`release`), or else by a recorded sha256 that another policy's RELEASES
+    records too (in the folders next to this one, or among the bundled policies).
+    None when the RELEASES is the folder's own, or there is none.
+    """
+    try:
+        text = (folder / RELEASES_FILE).read_text("utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        owner = _OWNER.match(line.strip())
+        if owner:
+            return owner.group(1) if owner.group(1) != folder.name else None
+    digests = {r.sha256 for r in read_releases(folder).values()}
+    if not digests:
+        return None
+    for other in _other_policy_folders(folder):
+        if any(r.sha256 in digests for r in read_releases(other).values()):
+            return other.name
+    return None
+
+
+def _other_policy_folders(folder: Path) -> list[Path]:
+    """The policy folders next to ``folder`` and the bundled ones, under other names."""
+    found: list[Path] = []
+    for root in (folder.parent, _semver().bundled_policies_dir()):
+        try:
+            found += sorted(d for d in root.iterdir() if d.is_dir() and d.name != folder.name)
+        except OSError:
+            continue
+    return found
+
+
+def copied_releases_problem(path: Path, file: str | None = None) -> Problem | None:
+    """A problem when the RELEASES next to ``path`` records another policy's releases."""
+    folder = path.absolute().parent
+    origin = releases_origin(folder)
+    if origin is None:
+        return None
+    name = folder.name
+    return Problem(
+        "releases-copied",
+        f"this folder's RELEASES was copied from {origin}: it records the releases of "
+        f"{origin}, not of {name}",
+        "",
+        file or str(path),
+        1,
+        1,
+        f"delete {path.parent / RELEASES_FILE} to start {name}'s own history, or start "
+        f"again with `followup new-policy {name} --from {origin}`",
+    )
+
+
+def _refuse_copied(versions: Iterable[PolicyVersion]) -> None:
+    """Stop with the way out when a policy's RELEASES was copied from another policy."""
+    for v in versions:
+        problem = copied_releases_problem(v.path)
+        if problem is not None:
+            raise PolicyError([problem])
+
+
+def misnamed_tests(policy_path: Path) -> Path | None:
+    """A test file next to a policy version that is never read because of its
+    name (``1.0.0.tests.yml``, ``1.0.0.test.yaml``), or None."""
+    for ending in MISNAMED_TESTS:
+        candidate = policy_path.with_name(policy_path.stem + ending)
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def next_version(version: str, part: str = "minor") -> str:
@@ -187,28 +306,61 @@ def _versions_of(name: str, dirs: Iterable[Path]) -> list[PolicyVersion]:
 
 @dataclass(frozen=True)
 class NewVersion:
+    """What :func:`new_version` wrote.
+
+    Attributes:
+        copied: files brought into the new version's folder so that it holds
+            the release the new version starts from (its file, its tests and
+            RELEASES), when that release lived in another folder.
+    """
+
     name: str
     source: Path
     target: Path
     version: str
     tests: Path | None
+    copied: tuple[Path, ...] = ()
 
 
 def new_version(
-    name: str, part: str = "minor", dirs: Iterable[Path] = (), today: date | None = None
+    name: str,
+    part: str = "minor",
+    dirs: Iterable[Path] = (),
+    today: date | None = None,
+    *,
+    into: Path | None = None,
+    fallback: Path | None = None,
 ) -> NewVersion:
     """Copy the latest released version of ``name`` to the next version (a draft).
 
     The copy gets the new version number and a changelog entry to fill in;
     its test file, when there is one, is copied too.
 
+    Args:
+        into: the folder of policies to write in (``<into>/<name>/``); default:
+            next to the released file, or ``fallback`` when that file is one of
+            the policies installed with followup.
+        fallback: where to write when the release is installed with followup
+            and ``into`` is not given. A release in another folder than the new
+            version's is copied there with its tests and RELEASES, so that the
+            folder holds the whole policy and ``release`` records it there.
+
     Raises:
         PolicyNotFound: no such policy, or no released version of it.
-        PolicyError: the target version already exists.
+        PolicyError: the target version already exists, or the policy's
+            RELEASES was copied from another policy.
+        NoFolderGiven: the release is installed with followup and neither
+            ``into`` nor ``fallback`` is given.
     """
     versions = _versions_of(name, list(dirs))
+    _refuse_copied(versions)
     released = [v for v in versions if v.status == "released"]
     if not released:
+        changed = [v for v in versions if v.status == "changed"]
+        if changed:  # recorded, but its bytes changed: restoring it is the way out
+            problem = release_problem(changed[-1].path, changed[-1].path.read_bytes())
+            if problem is not None:
+                raise PolicyError([problem])
         raise PolicyNotFound(
             f"policy '{name}' has no released version to copy; release one first: "
             f"`followup release {name} {versions[-1].version}`"
@@ -217,18 +369,16 @@ def new_version(
     target_version = next_version(src.version, part)
     if any(v.version == target_version for v in versions):
         existing = next(v for v in versions if v.version == target_version)
-        raise PolicyError(
-            [
-                Problem(
-                    "version-exists",
-                    f"version {target_version} of '{name}' already exists ({existing.status})",
-                    "",
-                    str(existing.path),
-                    suggestion="edit that draft, or choose --major/--patch",
-                )
-            ]
-        )
-    target = src.path.with_name(f"{target_version}.yaml")
+        raise PolicyError([_version_exists(name, target_version, existing.path, existing.status)])
+    if into is None and _bundled(src.path):
+        if fallback is None:
+            raise NoFolderGiven(name, src.path)
+        into = fallback
+    folder = src.path.parent if into is None else into / name
+    target = folder / f"{target_version}.yaml"
+    if target.exists():  # in a folder that is not searched
+        raise PolicyError([_version_exists(name, target_version, target, "a file")])
+    copied = () if _same(folder, src.path.parent) else _bring(src, folder)
     text = src.path.read_text("utf-8")
     target.write_text(
         _rewrite(text, src.version, target_version, (today or date.today()).isoformat()), "utf-8"
@@ -237,7 +387,263 @@ def new_version(
     if _tests_path(src.path).is_file():
         tests = _tests_path(target)
         tests.write_bytes(_tests_path(src.path).read_bytes())
-    return NewVersion(name, src.path, target, target_version, tests)
+    return NewVersion(name, src.path, target, target_version, tests, copied)
+
+
+def _version_exists(name: str, version: str, path: Path, status: str) -> Problem:
+    return Problem(
+        "version-exists",
+        f"version {version} of '{name}' already exists ({status})",
+        "",
+        str(path),
+        suggestion="edit that draft, or choose --major/--patch",
+    )
+
+
+def _bundled(path: Path) -> bool:
+    """Whether a file is one of the policies installed with followup."""
+    return path.resolve().is_relative_to(_semver().bundled_policies_dir().resolve())
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _bring(src: PolicyVersion, folder: Path) -> tuple[Path, ...]:
+    """Copy a released version, its tests and its RELEASES line into ``folder``
+    (what is not there already), so that the folder holds the whole policy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copied: list[Path] = []
+    released = folder / src.path.name
+    data = src.path.read_bytes()
+    if released.exists():
+        if released.read_bytes() != data:
+            raise PolicyError(
+                [
+                    Problem(
+                        "version-exists",
+                        f"{released} exists and differs from the release it would be a copy "
+                        f"of ({src.path})",
+                        "",
+                        str(released),
+                        suggestion="choose another folder, or move that file away",
+                    )
+                ]
+            )
+    else:
+        released.write_bytes(data)
+        copied.append(released)
+    tests = _tests_path(src.path)
+    if tests.is_file() and not _tests_path(released).exists():
+        _tests_path(released).write_bytes(tests.read_bytes())
+        copied.append(_tests_path(released))
+    record = read_releases(src.path.parent)[src.version]
+    line = f"{record.version}  {record.sha256}" + (f"  {record.date}" if record.date else "")
+    lock = folder / RELEASES_FILE
+    if not lock.exists():
+        lock.write_text(_header(src.name) + line + "\n", "utf-8")
+        copied.append(lock)
+    elif src.version not in read_releases(folder):
+        existing = lock.read_text("utf-8")
+        lock.write_text(existing + ("" if existing.endswith("\n") else "\n") + line + "\n", "utf-8")
+        copied.append(lock)
+    return tuple(copied)
+
+
+@dataclass(frozen=True)
+class NewPolicy:
+    """What :func:`new_policy` wrote: ``target`` (version 1.0.0 of ``name``, a
+    draft) and its tests, copied from ``source`` (``source_name`` at
+    ``source_version``)."""
+
+    name: str
+    target: Path
+    tests: Path | None
+    source: Path
+    source_name: str
+    source_version: str
+
+
+FIRST_VERSION = "1.0.0"
+
+
+def new_policy(
+    name: str, source: str, dirs: Iterable[Path], into: Path, today: date | None = None
+) -> NewPolicy:
+    """Start a new policy ``name`` as a copy of another: ``<into>/<name>/1.0.0.yaml``.
+
+    The copy is a draft: its name is ``name``, its version 1.0.0, and its
+    changelog one entry saying where it came from, with a TODO to replace by
+    what was changed. The source's tests are copied too, their ``policy:``
+    pointed at the copy. No RELEASES: the new policy has its own history.
+
+    Args:
+        source: NAME, NAME@VERSION (default version: the highest released) or
+            the path of a policy file.
+        into: the folder of policies to create it in.
+
+    Raises:
+        ValueError: ``name`` is not a policy name (kebab-case).
+        PolicyNotFound: the source cannot be found.
+        PolicyError: the source is not a valid policy, or ``name`` exists.
+    """
+    if not POLICY_NAME.match(name):
+        raise ValueError(f"'{name}' is not a policy name: lower-case words joined by -")
+    dirs = list(dirs)
+    existing = [r for r in _semver().list_policy_files(dirs) if r.name == name]
+    folder = into / name
+    if existing or (folder.is_dir() and any(folder.iterdir())):
+        where = existing[-1].path.parent if existing else folder
+        raise PolicyError(
+            [
+                Problem(
+                    "policy-exists",
+                    f"there is already a policy named '{name}' ({where})",
+                    "",
+                    str(where),
+                    suggestion=f"choose another name; to change {name}, start its next "
+                    f"version with `followup new-version {name}`",
+                )
+            ]
+        )
+    policy = _semver().load_policy(source, policies_dir=dirs)
+    path = policy.path
+    text = path.read_text("utf-8")
+    stamp = (today or date.today()).isoformat()
+    origin = f"{policy.name} {policy.version} (sha256 {policy.sha256[:12]})"
+    written = _as_new_policy(text, policy.name, name, stamp, origin)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{FIRST_VERSION}.yaml"
+    target.write_text(written, "utf-8")
+    tests: Path | None = None
+    if _tests_path(path).is_file():
+        tests = _tests_path(target)
+        tests.write_text(
+            _tests_for_new_policy(
+                _tests_path(path).read_text("utf-8"), path, policy.name, policy.version, name
+            ),
+            "utf-8",
+        )
+    return NewPolicy(name, target, tests, path, policy.name, policy.version)
+
+
+def _as_new_policy(text: str, old: str, new: str, today: str, origin: str) -> str:
+    """A policy's text renamed to ``new`` at version 1.0.0 with one changelog entry
+    saying where it came from; every other line and comment kept as written."""
+    from ._yaml import load_yaml
+
+    doc = load_yaml(text)
+    lines = text.splitlines(keepends=True)
+    for pointer, value in (("/policy/name", new), ("/policy/version", f'"{FIRST_VERSION}"')):
+        pos = doc.positions.of(pointer)
+        if pos is None:  # pragma: no cover - a valid policy has both
+            return _dumped(doc.data, new, today, origin)
+        line, col = pos[0] - 1, pos[1] - 1
+        written = doc.data["policy"][pointer.rsplit("/", 1)[1]]
+        tail = lines[line][col:]
+        found = re.match(r"^([\"']?)" + re.escape(str(written)) + r"\1", tail)
+        if found is None:  # pragma: no cover - the value is where its position says
+            return _dumped(doc.data, new, today, origin)
+        tail = value + tail[found.end() :]
+        lines[line] = lines[line][:col] + tail
+    key = doc.positions.of("/policy/changelog", key=True)
+    if key is None:  # pragma: no cover - the schema requires a changelog
+        return _dumped(doc.data, new, today, origin)
+    first, indent = key[0] - 1, key[1] - 1
+    end = first + 1
+    while end < len(lines) and (
+        not lines[end].strip()
+        or _indent(lines[end]) > indent
+        or (_indent(lines[end]) == indent and lines[end].lstrip(" ").startswith("- "))
+    ):
+        end += 1
+    while end - 1 > first and not lines[end - 1].strip():
+        end -= 1  # blank lines after the changelog stay
+    pad = " " * indent
+    entry = _first_entry(today, origin)
+    lines[first:end] = [lines[first][:indent] + "changelog:\n"] + [
+        f"{pad}  {item}\n" for item in entry
+    ]
+    result = "".join(lines)
+    check = load_yaml(result)
+    expected = dict(doc.data)
+    expected["policy"] = _renamed_meta(doc.data["policy"], new, today, origin)
+    if check.problems or check.data != expected:  # a layout these edits do not fit
+        return _dumped(doc.data, new, today, origin)
+    return result
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _first_entry(today: str, origin: str) -> list[str]:
+    return [
+        f'- version: "{FIRST_VERSION}"',
+        f'  date: "{today}"',
+        "  changes:",
+        f'    - "Started from {origin}."',
+        '    - "TODO: say what you changed and why, citing the guidance."',
+    ]
+
+
+def _renamed_meta(meta: Mapping[str, Any], new: str, today: str, origin: str) -> dict[str, Any]:
+    renamed = dict(meta)
+    renamed.update(name=new, version=FIRST_VERSION)
+    renamed["changelog"] = [
+        {
+            "version": FIRST_VERSION,
+            "date": today,
+            "changes": [
+                f"Started from {origin}.",
+                "TODO: say what you changed and why, citing the guidance.",
+            ],
+        }
+    ]
+    return renamed
+
+
+def _dumped(data: Mapping[str, Any], new: str, today: str, origin: str) -> str:
+    """The policy written anew (its comments are lost): for layouts the line edits
+    of ``_as_new_policy`` do not fit, such as a ``policy:`` written in flow style."""
+    import yaml
+
+    doc = dict(data)
+    doc["policy"] = _renamed_meta(data["policy"], new, today, origin)
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _tests_for_new_policy(text: str, source: Path, old: str, version: str, new: str) -> str:
+    """A policy's tests, adapted to the new policy: a ``policy:`` naming the old
+    one names the new one, and so do the comments."""
+    from ._yaml import load_yaml
+
+    doc = load_yaml(text)
+    lines = text.splitlines(keepends=True)
+    ref = doc.data.get("policy") if isinstance(doc.data, dict) else None
+    pos = doc.positions.of("/policy") if isinstance(ref, str) else None
+    if isinstance(ref, str) and pos is not None:
+        ref_name, at, _ = ref.partition("@")
+        if ref.endswith((".yaml", ".yml")):
+            same = _same(source.parent / ref, source)
+            wanted = f"{FIRST_VERSION}.yaml" if same else ref
+        else:
+            wanted = (new + (f"@{FIRST_VERSION}" if at else "")) if ref_name == old else ref
+        line, col = pos[0] - 1, pos[1] - 1
+        tail = re.sub(
+            r"^([\"']?)" + re.escape(ref) + r"\1",
+            lambda m: m.group(1) + wanted + m.group(1),
+            lines[line][col:],
+            count=1,
+        )
+        lines[line] = lines[line][:col] + tail
+    word = re.compile(rf"(?<![\w-]){re.escape(old)}(?:(@| ){re.escape(version)})?(?![\w-])")
+    for i, comment in enumerate(lines):
+        if comment.lstrip().startswith("#"):
+            lines[i] = word.sub(
+                lambda m: new + (m.group(1) + FIRST_VERSION if m.group(1) else ""), comment
+            )
+    return "".join(lines)
 
 
 def _rewrite(text: str, old: str, new: str, today: str) -> str:
@@ -318,6 +724,11 @@ def release(
             f"(versions: {', '.join(v.version for v in versions)})"
         )
     v = match[0]
+    _refuse_copied(versions)
+    if v.status == "changed":  # recorded, but its bytes changed: restoring it is the way out
+        problem = release_problem(v.path, v.path.read_bytes())
+        if problem is not None:
+            raise PolicyError([problem])
     if v.status != "draft":
         raise PolicyError(
             [
@@ -334,13 +745,19 @@ def release(
     outcome.problems = _semver().check_policy_file(v.path) or _changelog_unready(v.path)
     tests_path = _tests_path(v.path)
     if not tests_path.is_file():
+        misnamed = misnamed_tests(v.path)
         outcome.problems.append(
             Problem(
                 "no-tests",
-                f"version {version} has no test file",
+                f"version {version} has no test file"
+                + (f": {misnamed.name} is not read, for its name" if misnamed else ""),
                 "",
                 str(v.path),
-                suggestion=f"write {tests_path.name} next to it (see docs/coach-guide.md)",
+                suggestion=f"rename {misnamed.name} to {tests_path.name}"
+                if misnamed
+                else f"write {tests_path.name} next to it: cases, each with facts, as_of and "
+                "what the decision must hold (`followup schema tests` gives the form; "
+                "`followup new-policy` and `followup new-version` copy a policy's tests)",
             )
         )
     if outcome.problems:
@@ -359,7 +776,7 @@ def release(
     if outcome.failed_cases:
         return outcome
     lock = v.path.parent / RELEASES_FILE
-    existing = lock.read_text("utf-8") if lock.is_file() else _HEADER
+    existing = lock.read_text("utf-8") if lock.is_file() else _header(name)
     if existing and not existing.endswith("\n"):
         existing += "\n"
     stamp = (today or date.today()).isoformat()

@@ -89,8 +89,22 @@ class CaseFile:
             if self.policy_ref.endswith((".yaml", ".yml")):
                 return str(candidate)
             return self.policy_ref
-        stem = self.path.name.removesuffix(".tests.yaml")
+        stem = self.sibling_stem()
+        if stem is None:  # not named after a policy: no file is next to it by that name
+            stem = self.path.name
         return str(self.path.parent / f"{stem}.yaml")
+
+    def sibling_stem(self) -> str | None:
+        """The version a test file is named after (``1.0.0`` for ``1.0.0.tests.yaml``,
+        and for the misnamed ``1.0.0.tests.yml``), or None for another name."""
+        for ending in _TEST_ENDINGS:
+            if self.path.name.endswith(ending):
+                return self.path.name[: -len(ending)]
+        return None
+
+
+#: how a test file may end: as it should, and as it sometimes is (run when named)
+_TEST_ENDINGS = (".tests.yaml", ".tests.yml", ".test.yaml", ".test.yml")
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,8 @@ def load_tests(path: str | Path) -> CaseFile:
                     str(p),
                     1,
                     1,
-                    "start it with 'cases:' (see docs/coach-guide.md, section 3)",
+                    "start it with 'cases:' and a list of cases, each with name, as_of, facts "
+                    "and expect (`followup schema tests` gives the form)",
                 )
             ]
         )
@@ -281,6 +296,23 @@ def policy_for_tests(tests: CaseFile, policies_dir: Iterable[str | Path] = ()) -
                         "write NAME@VERSION of an existing policy, or a path relative "
                         "to this file; or remove 'policy:' to test the policy file next to it",
                         tests.policy_ref,
+                    )
+                ]
+            ) from exc
+        if tests.sibling_stem() is None:
+            raise PolicyError(
+                [
+                    Problem(
+                        "policy-not-found",
+                        "this test file does not say which policy it tests: it has no "
+                        "'policy:' and is not named after a policy file next to it",
+                        "",
+                        file,
+                        1,
+                        1,
+                        "add 'policy: NAME@VERSION' at its top (e.g. policy: "
+                        "interview-follow-up@1.0.0), or name it <version>.tests.yaml next to "
+                        "<version>.yaml",
                     )
                 ]
             ) from exc

@@ -208,7 +208,8 @@ def test_versions_without_tests_are_listed(run: Run, policies: Path) -> None:
     assert (
         f"{acme} (acme 1.0.0)\n"
         "  NO TESTS: nothing checks this version; write 1.0.0.tests.yaml next to it "
-        "(see docs/coach-guide.md)\n"
+        "(`followup schema tests` gives its form; `followup new-policy` copies a policy "
+        "with its tests)\n"
     ) in out
     assert out.endswith("1 policy version without tests: acme 1.0.0\n")
     data = json.loads(run("test", str(policies), "--format", "json").stdout)
