@@ -390,5 +390,32 @@ from .audit import COMMANDS as _AUDIT_COMMANDS  # noqa: E402
 for _command in _AUDIT_COMMANDS:
     main.add_command(_command)
 
+
+def _more_policies_dirs(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    """``--policies-dir`` written after the command's name: added to the group's."""
+    if not value or ctx.resilient_parsing:
+        return
+    _check_folders(value)
+    root = ctx.find_root()
+    if not isinstance(root.obj, dict):
+        root.obj = {}
+    root.obj["policies_dir"] = (*root.obj.get("policies_dir", ()), *value)
+
+
+# `followup check --policies-dir DIR` as well as `followup --policies-dir DIR check`
+for _command in main.commands.values():
+    if _command.name != "schema":
+        _command.params.append(
+            click.Option(
+                ["--policies-dir"],
+                multiple=True,
+                type=click.Path(file_okay=False),
+                expose_value=False,
+                is_eager=True,
+                callback=_more_policies_dirs,
+                help="Extra folder of policies (<name>/<version>.yaml), as before the command.",
+            )
+        )
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
