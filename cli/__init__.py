@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -200,15 +201,22 @@ def _check_folders(given: tuple[str, ...]) -> None:
             )
 
 
+#: a top-level ``cases:`` key, or one in a flow mapping or JSON (``{"cases": ...``)
+_MAY_HOLD_CASES = re.compile(rb"""^cases\s*:|["']?\bcases["']?\s*:""", re.MULTILINE)
+
+
 def tests_kind(path: Path) -> str | None:
     """ "named" for a ``*.tests.yaml`` file, "content" for another file that
     holds test cases (``cases:`` and no rules), else None (a policy)."""
     if path.name.endswith(".tests.yaml"):
         return "named"
     try:
-        data = load_yaml(path.read_bytes()).data
+        raw = path.read_bytes()
     except OSError:
         return None
+    if not _MAY_HOLD_CASES.search(raw):  # no "cases" key at all: not worth parsing it twice
+        return None
+    data = load_yaml(raw).data
     if (
         isinstance(data, dict)
         and "cases" in data
