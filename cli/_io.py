@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from followup.engine import FactsError, Problem
-from followup.engine._errors import show_value
+from followup.engine._errors import json_fix, show_value
 from followup.engine._facts import parse_moment
 from followup.engine._yaml import (
     MAX_BYTES,
@@ -116,7 +116,7 @@ def _read_json(data: bytes, name: str) -> tuple[Any, Positions]:
             name,
             exc.lineno,
             exc.colno,
-            _json_fix(exc.msg),
+            json_fix(exc.msg),
         )
         raise FactsError([problem]) from exc
     except ValueError as exc:  # a number of thousands of digits, which Python will not read
@@ -174,21 +174,6 @@ def _not_utf8_json(data: bytes, exc: UnicodeDecodeError, name: str) -> Problem:
     if problem.code == "not-utf8":
         return problem
     return Problem("not-utf8", f"the file is not UTF-8 text ({exc.reason})", "", name, 1, 1)
-
-
-def _json_fix(msg: str) -> str | None:
-    """A fix for the JSON syntax errors people make when they edit by hand."""
-    if msg.startswith("Expecting property name"):
-        return "remove the comma after the last item, or put the key in double quotes"
-    if msg.startswith("Expecting ',' delimiter"):
-        return "add a comma between the items, or close the brackets that are open"
-    if msg.startswith("Expecting value"):
-        return "write a value here: text in double quotes, a number, true, false or null"
-    if msg.startswith("Invalid control character"):
-        return "write line breaks and tabs inside text as \\n and \\t"
-    if msg.startswith("Extra data"):
-        return "a facts file holds one object { ... }; remove what follows it"
-    return None
 
 
 #: one JSON string, or the first character of anything else (in a valid document)

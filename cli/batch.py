@@ -40,6 +40,7 @@ from followup.engine.batch._checkpoint import (
     part_path,
     remove_quietly,
 )
+from followup.engine.batch._readers import CSV_DELIMITERS
 from followup.engine.batch._runner import check_outputs
 
 from ._options import BACKEND, require_backend
@@ -63,6 +64,26 @@ def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) 
             f"{value!r} is out of range: dates fall in the years {YEARS[0]} to {YEARS[1]}"
         )
     return value
+
+
+def _check_policy_version(policy: str, version: str | None) -> None:
+    """Refuse two versions of the policy: --policy NAME@VERSION and another
+    --policy-version (the one would silently win over the other), or a version
+    of a policy file (which is one version: it would be silently ignored)."""
+    if version is None:
+        return
+    if policy.endswith((".yaml", ".yml")) or os.sep in policy:  # as load_policy tells a file
+        raise click.UsageError(
+            f"--policy-version is for a policy found by its name; {policy} is a policy "
+            "file, which holds one version: leave --policy-version out"
+        )
+    name, at, named = policy.partition("@")
+    if at and named and named != version:
+        raise click.UsageError(
+            f"two versions of the policy: --policy {policy} names version {named}, "
+            f"--policy-version {version}; give one (--policy {name}@{version}, or "
+            f"--policy {name} --policy-version {version})"
+        )
 
 
 def _on_terminal(stream: IO[str]) -> bool:
@@ -265,14 +286,32 @@ def _report(result: BatchResult) -> None:
         click.echo(result.stopped_early, err=True)
 
 
-@click.command(
-    "batch",
-    help=(
-        "Evaluate a cohort: one decision per row of INPUT (CSV, JSONL or Parquet; - for stdin), "
-        "written in input order to OUTPUT. Rows that fail are reported (--errors) and never stop the run. "
-        "Exit status: 0 all rows decided, 1 some rows failed, 2 bad usage or unreadable input."
-    ),
-)
+_HELP = """\
+Evaluate a cohort: one decision per row of INPUT (CSV, JSONL or Parquet; - for
+stdin), written in input order to OUTPUT. Rows that fail are reported (--errors)
+and never stop the run.
+
+\b
+Examples:
+  followup batch cohort.csv -o decisions.jsonl --errors errors.jsonl --summary summary.json
+  followup batch cohort.csv -o decisions.csv --output-format csv --as-of 2026-01-12
+  followup batch export.csv --csv-delimiter ';' -o decisions.jsonl   # European Excel
+  cat cohort.csv | followup batch - --input-format csv > decisions.jsonl
+  followup batch cohort.csv -o decisions.jsonl --resume    # go on after Ctrl-C or a crash
+  followup batch cohort.csv -o decisions.jsonl --restart   # or discard that and start over
+
+\b
+Exit status:
+  0    every row decided
+  1    some rows failed (or --max-errors stopped the run, or a worker died)
+  2    bad usage or unreadable input (nothing was written)
+  130  interrupted (Ctrl-C, SIGTERM): --resume goes on from where it stopped
+
+See docs/batch.md for the input formats, the errors file and the summary.
+"""
+
+
+@click.command("batch", help=_HELP)
 @click.argument("input_path", metavar="INPUT", type=str)
 @click.option(
     "-o",
@@ -283,7 +322,16 @@ def _report(result: BatchResult) -> None:
 @click.option(
     "--input-format",
     type=click.Choice(INPUT_FORMATS),
-    help="Input format (default: from the extension; stdin: jsonl).",
+    help="Input format (default: from the extension, .tsv is CSV; stdin: jsonl).",
+)
+@click.option(
+    "--csv-delimiter",
+    type=click.Choice(["auto", *CSV_DELIMITERS]),
+    default="auto",
+    metavar="SEP",
+    help="What separates CSV cells: ',', ';', tab or '|'. Default auto: tab in a .tsv "
+    "file; else a comma, unless the header line has none but has tabs, ';' or '|' "
+    "(the one it has most of).",
 )
 @click.option(
     "--output-format",
@@ -310,9 +358,14 @@ def _report(result: BatchResult) -> None:
     "policy_name",
     default="interview-follow-up",
     show_default=True,
-    help="Policy name or file.",
+    help="Policy name (NAME or NAME@VERSION) or file.",
 )
-@click.option("--policy-version", help="Version of a bundled policy (default: newest).")
+@click.option(
+    "--policy-version",
+    metavar="VERSION",
+    help="Version of the policy --policy names (NAME@VERSION says it too); default: "
+    "the newest released version (the newest draft when none is released yet).",
+)
 @click.option(
     "--errors",
     "errors_path",
@@ -341,6 +394,12 @@ def _report(result: BatchResult) -> None:
     help="Rows per unit of work.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run writing the same OUTPUT.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Discard an interrupted run writing the same OUTPUT and start over "
+    "(without --resume or --restart such a run is refused).",
+)
 @click.option(
     "--checkpoint-every",
     type=click.FloatRange(min=0),
@@ -379,6 +438,7 @@ def _batch(
     input_path: str,
     output: str | None,
     input_format: str | None,
+    csv_delimiter: str,
     output_format: str,
     trace: str,
     as_of: str | None,
@@ -390,6 +450,7 @@ def _batch(
     workers: int,
     chunk_size: int,
     resume: bool,
+    restart: bool,
     checkpoint_every: float,
     dask_scheduler: str | None,
     quiet: bool,
@@ -399,10 +460,21 @@ def _batch(
     """The command; returns its exit status."""
     if BATCH_NEEDS is not None:
         raise click.UsageError(BATCH_NEEDS)
+    if resume and restart:
+        raise click.UsageError(
+            "--resume and --restart cannot go together: --resume goes on with the "
+            "interrupted run, --restart discards it and starts over"
+        )
+    _check_policy_version(policy_name, policy_version)
     try:
         fmt = detect_format(input_path, input_format)
     except UnreadableInput as exc:
         raise click.UsageError(str(exc)) from exc
+    if csv_delimiter != "auto" and fmt != "csv":
+        raise click.UsageError(
+            f"--csv-delimiter is for CSV input, and {input_path} is read as {fmt}; "
+            "leave it out, or add --input-format csv"
+        )
     if output == "-":
         output = None
     if summary_path == "-" and output is None:
@@ -413,7 +485,12 @@ def _batch(
     errors_to_stderr = errors_path == "-"
     if errors_to_stderr:
         errors_path = None
-    source = InputSpec(input_path, fmt, sys.stdin.buffer if input_path == "-" else None)
+    source = InputSpec(
+        input_path,
+        fmt,
+        sys.stdin.buffer if input_path == "-" else None,
+        None if csv_delimiter == "auto" else CSV_DELIMITERS[csv_delimiter],
+    )
     summary_file = summary_path if summary_path != "-" else None
     try:
         target, _, summary_target = check_outputs(source, output, errors_path, summary_file)
@@ -447,6 +524,7 @@ def _batch(
         chunk_size=chunk_size,
         max_errors=max_errors,
         resume=resume,
+        restart=restart,
         checkpoint_seconds=checkpoint_every,
     )
     bar = _ProgressLine(sys.stderr) if _on_terminal(sys.stderr) and not quiet else None

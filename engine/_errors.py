@@ -24,6 +24,7 @@ __all__ = [
     "PolicyNotFound",
     "Problem",
     "did_you_mean",
+    "json_fix",
     "show_value",
     "yaml_number",
 ]
@@ -273,3 +274,19 @@ def did_you_mean(word: str, choices: Sequence[str] | Iterable[str]) -> str | Non
     """Return "did you mean 'x'?" for the closest choice, or None."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def json_fix(msg: str) -> str | None:
+    """A fix for the JSON syntax errors people make when they edit by hand, from
+    the json module's message ``msg`` (a facts file's, a cohort line's)."""
+    if msg.startswith("Expecting property name"):
+        return "remove the comma after the last item, or put the key in double quotes"
+    if msg.startswith("Expecting ',' delimiter"):
+        return "add a comma between the items, or close the brackets that are open"
+    if msg.startswith("Expecting value"):
+        return "write a value here: text in double quotes, a number, true, false or null"
+    if msg.startswith("Invalid control character"):
+        return "write line breaks and tabs inside text as \\n and \\t"
+    if msg.startswith("Extra data"):
+        return "a facts file holds one object { ... }; remove what follows it"
+    return None

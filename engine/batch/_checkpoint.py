@@ -64,6 +64,7 @@ __all__ = [
     "CheckpointSaver",
     "OutputLock",
     "PartFile",
+    "UnfinishedRun",
     "check_distinct",
     "check_state",
     "checkpoint_path",
@@ -79,6 +80,11 @@ FORMAT = 3
 
 class CheckpointMismatch(FollowupError):
     """``--resume`` was asked for, but the checkpoint belongs to another run."""
+
+
+class UnfinishedRun(CheckpointMismatch):
+    """A run that would start over where an interrupted run left its checkpoint,
+    asked neither to resume it nor to restart (which would throw it away)."""
 
 
 class OutputError(FollowupError):
@@ -332,6 +338,9 @@ class Checkpoint:
     elapsed: float = 0.0
     #: per file ("output", "ids", "errors"): ``edge_digest`` at its recorded length
     digests: dict[str, str] = field(default_factory=dict)
+    #: when the run started (ISO, UTC; the first of the runs a resume continues),
+    #: "" in a checkpoint written before it was recorded
+    started: str = ""
 
     def sizes(self) -> dict[str, int]:
         """The recorded length of each file, by the name ``digests`` uses."""
@@ -381,6 +390,7 @@ class Checkpoint:
             and all(type(n) is int for n in self.counters.values())
             and isinstance(self.digests, dict)
             and isinstance(self.elapsed, int | float)
+            and isinstance(self.started, str)
         )
 
 
@@ -450,7 +460,7 @@ def check_state(checkpoint: Checkpoint, files: Mapping[str, tuple[str, str]]) ->
         if problem is not None:
             raise CheckpointMismatch(
                 f"cannot resume: {shown} {problem}, so what was saved of the interrupted run "
-                "is damaged; run again without --resume to start over"
+                "is damaged; run it with --restart instead of --resume to start over"
             )
 
 

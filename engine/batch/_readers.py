@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import json
 import os
 import re
+import shlex
 import sys
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 from itertools import accumulate, chain, islice
 from typing import IO, Any
 
-from .._errors import FollowupError, Problem
+from .._errors import FollowupError, Problem, did_you_mean
+from .._facts import FACTS
 
 __all__ = [
+    "CSV_DELIMITERS",
     "INPUT_FORMATS",
     "BadCsvRow",
     "InputSpec",
@@ -35,8 +39,24 @@ __all__ = [
 
 INPUT_FORMATS = ("csv", "jsonl", "parquet")
 
+#: ``--csv-delimiter``: each name and the character it stands for ("auto": see
+#: ``_auto_delimiter``)
+CSV_DELIMITERS = {",": ",", ";": ";", "tab": "\t", "|": "|"}
+#: how messages name a delimiter: one, several
+_DELIMITER_WORDS = {
+    ",": ("comma", "commas"),
+    ";": ("semicolon", "semicolons"),
+    "\t": ("tab", "tabs"),
+    "|": ("'|'", "'|' characters"),
+}
+#: what ``--csv-delimiter`` takes for each delimiter
+_DELIMITER_OPTION = {char: name for name, char in CSV_DELIMITERS.items()}
+#: extensions of CSV files whose cells are separated by tabs
+_TAB_EXTENSIONS = (".tsv",)
+
 _EXTENSIONS = {
     ".csv": "csv",
+    ".tsv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
@@ -105,11 +125,14 @@ class InputSpec:
         path: a file path, or "-" for ``stream``.
         format: "csv", "jsonl" or "parquet".
         stream: a binary stream to read when ``path`` is "-" (e.g. stdin).
+        delimiter: the character between CSV cells, or None to tell it from
+            the input (see ``_auto_delimiter``).
     """
 
     path: str
     format: str
     stream: IO[bytes] | None = field(default=None, compare=False)
+    delimiter: str | None = None
 
     @property
     def is_file(self) -> bool:
@@ -137,6 +160,7 @@ class RawChunk:
         items: the rows.
         header: CSV column names.
         position: bytes consumed after this chunk, for progress (0 if unknown).
+        delimiter: the character between CSV cells.
     """
 
     kind: str
@@ -145,6 +169,7 @@ class RawChunk:
     items: list[Any]
     header: tuple[str, ...] | None = None
     position: int = 0
+    delimiter: str = ","
 
 
 def detect_format(path: str, given: str | None) -> str:
@@ -183,9 +208,9 @@ def read_chunks(spec: InputSpec, chunk_size: int, skip: int = 0) -> Generator[Ra
     stream, close = _open_binary(spec)
     try:
         if spec.format == "csv":
-            yield from _csv_chunks(stream, chunk_size, skip)
+            yield from _csv_chunks(stream, chunk_size, skip, spec)
         else:
-            yield from _jsonl_chunks(stream, chunk_size, skip)
+            yield from _jsonl_chunks(stream, chunk_size, skip, spec)
     finally:
         if close:
             stream.close()
@@ -204,9 +229,12 @@ def _open_binary(spec: InputSpec) -> tuple[IO[bytes], bool]:
 _JSONL_BLOCK = 1 << 20
 
 
-def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawChunk]:
+def _jsonl_chunks(
+    stream: IO[bytes], chunk_size: int, skip: int, spec: InputSpec
+) -> Iterator[RawChunk]:
     # Lines are read and sorted a block at a time by C loops (readlines, map,
     # accumulate): one Python step per line cost the main process about 4 µs a row.
+    first_seen = False  # the first line that is not blank was looked at (_check_jsonl)
     row = skip  # the row number of the last line kept
     line_no = 0
     consumed = 0
@@ -239,6 +267,9 @@ def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[Raw
             kept = [block[i] for i in rows]
             numbers = [line_no + 1 + i for i in rows]
             kept_ends = [offsets[i + 1] for i in rows]
+        if not first_seen and kept:
+            first_seen = True
+            _check_jsonl(kept[0], numbers[0], spec)
         line_no += len(block)
         if to_skip:
             dropped = min(to_skip, len(kept))
@@ -258,13 +289,85 @@ def _jsonl_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[Raw
         yield RawChunk("jsonl", row - len(items) + 1, lines, items, None, consumed)
 
 
-def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawChunk]:
+def _check_jsonl(first: bytes, line: int, spec: InputSpec) -> None:
+    """Refuse JSONL input whose first line (``line``, the first that is not blank)
+    shows the input is something else: one JSON array of objects, JSON objects
+    written over several lines, or CSV.
+
+    Raises:
+        UnreadableInput: saying what the input looks like and how to read it.
+    """
+    text = first.strip()
+    if text == b"{":  # an object written over lines (pretty-printed): no line is a row
+        raise UnreadableInput(
+            f"{_named(spec)} holds JSON written over several lines (line {line} is only "
+            "'{'), but followup batch reads JSONL: one JSON object {...} per line; "
+            f"convert it, e.g. with: {_jq_command(spec, '.')}"
+        )
+    if text[:1] == b"{":
+        return
+    if text[:1] == b"[":
+        try:
+            value = json.loads(text)
+        except ValueError:  # the array goes on over the next lines
+            value = None
+        # a line holding an array that is not a cohort of objects ([1, 2]) is one row's error
+        if value is None or (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        ):
+            raise UnreadableInput(
+                f"{_named(spec)} holds one JSON array ([{{...}}, {{...}}], from line {line}), "
+                "but followup batch reads JSONL: one JSON object {...} per line; convert it, "
+                f"e.g. with: {_jq_command(spec)}"
+            )
+        return
+    if b"{" in text or b"}" in text or not any(sep in text for sep in (b",", b";", b"\t")):
+        return
+    try:  # a line that is JSON after all ("a,b": text) is one row's error
+        json.loads(text)
+    except ValueError:
+        header = text.decode("utf-8", "replace")
+        shown_header = header if len(header) <= 60 else header[:57] + "..."
+        why = (
+            "standard input is read as JSONL unless --input-format says otherwise"
+            if not spec.is_file
+            else f"{spec.path} is read as JSONL (from its extension)"
+            if os.path.splitext(spec.path)[1].lower() in _EXTENSIONS
+            else f"{spec.path} is read as JSONL"
+        )
+        raise UnreadableInput(
+            f"{_named(spec)} is not JSONL: its first line (line {line}), '{shown_header}', "
+            f"looks like a CSV header, not a JSON object; {why}: add --input-format csv"
+        ) from None
+
+
+def _named(spec: InputSpec) -> str:
+    return "the input on standard input" if not spec.is_file else spec.path
+
+
+def _jq_command(spec: InputSpec, each: str = ".[]") -> str:
+    """A jq command that writes each value ``each`` picks from the JSON ``spec``
+    holds on a line of its own (JSONL)."""
+    if not spec.is_file:
+        return f"jq -c '{each}' < cohort.json > cohort.jsonl"
+    stem, ext = os.path.splitext(spec.path)
+    target = stem + (".jsonl" if ext.lower() != ".jsonl" else ".lines.jsonl")
+    return f"jq -c '{each}' {shlex.quote(spec.path)} > {shlex.quote(target)}"
+
+
+def _csv_chunks(
+    stream: IO[bytes], chunk_size: int, skip: int, spec: InputSpec
+) -> Iterator[RawChunk]:
     again = _Again(stream)  # before the text wrapper reads anything
     text = _text(stream)
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader, end = _csv_reader(text)
+    before: list[str] = []  # lines read to tell the delimiter, read again by the csv module
+    sep = spec.delimiter
     try:
-        found = _csv_header(reader, end)
+        if sep is None:
+            before, sep = _auto_delimiter(text, spec)
+        reader, end = _csv_reader(text, sep, before)
+        found = _csv_header(reader, end, sep, spec.delimiter is None)
         if found is None:  # nothing but blank lines: no rows
             return
         header, id_column = found
@@ -277,8 +380,10 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
         line_no = reader.line_num + 1
         while True:
             if len(items) >= chunk_size:  # full after a bad row
-                _check_spans(lines, items, line_no, header, id_column)
-                yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
+                _check_spans(lines, items, line_no, header, id_column, sep)
+                yield RawChunk(
+                    "csv", row - len(items) + 1, lines, items, header, _tell(stream), sep
+                )
                 lines, items = [], []
             cells: list[str] = []
             try:
@@ -295,9 +400,9 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
                     if len(items) >= chunk_size:
                         if end.taken and cells[-1].endswith(_END):  # a quote never closed
                             break
-                        _check_spans(lines, items, line_no, header, id_column)
+                        _check_spans(lines, items, line_no, header, id_column, sep)
                         yield RawChunk(
-                            "csv", row - len(items) + 1, lines, items, header, _tell(stream)
+                            "csv", row - len(items) + 1, lines, items, header, _tell(stream), sep
                         )
                         lines, items = [], []
             except csv.Error as exc:  # a cell over the limit: that row's error
@@ -307,11 +412,11 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
                 if again.start is not None:
                     # the csv module dropped the row's cells: read its lines again
                     text_again, base, aid, whole = _read_again(
-                        again, line_no, last, len(header), id_column
+                        again, line_no, last, len(header), id_column, sep
                     )
                     text.detach()
                     text = text_again
-                    reader, end = _csv_reader(text)
+                    reader, end = _csv_reader(text, sep)
                 if row > skip:
                     lines.append(line_no)
                     seekable = again.start is not None
@@ -330,14 +435,14 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
             opened = last - len(taken_lines) + 1 if taken_lines else last
             if row > skip and not (len(cells) == 1 and not cells[0].strip()):
                 aid = cells[id_column].strip() if id_column < len(cells) - 1 else ""
-                items[-1] = _unclosed_quote(lines[-1], opened, last, aid or None)
+                items[-1] = _unclosed_quote(lines[-1], opened, last, aid or None, sep)
             if len(taken_lines) <= 1:
                 break
-            reader, end = _csv_reader(taken_lines[1:])
+            reader, end = _csv_reader(taken_lines[1:], sep)
             base = line_no = opened + 1
         if items:
-            _check_spans(lines, items, line_no, header, id_column)
-            yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream))
+            _check_spans(lines, items, line_no, header, id_column, sep)
+            yield RawChunk("csv", row - len(items) + 1, lines, items, header, _tell(stream), sep)
     except csv.Error as exc:  # the header's
         raise UnreadableInput(
             f"the CSV input cannot be read at line {reader.line_num}: {exc}"
@@ -346,13 +451,19 @@ def _csv_chunks(stream: IO[bytes], chunk_size: int, skip: int) -> Iterator[RawCh
         text.detach()
 
 
-def _csv_header(reader: Any, end: _End) -> tuple[tuple[str, ...], int] | None:
+def _csv_header(
+    reader: Any, end: _End, sep: str = ",", auto: bool = False
+) -> tuple[tuple[str, ...], int] | None:
     """The header (the first line that is not blank), and the applicant_id
     column (its length when there is none); None when there is no such line.
 
+    ``sep`` is the delimiter the header was read with, told from the input
+    when ``auto``.
+
     Raises:
         UnreadableInput: the header does not name the facts: no names, names
-            repeated, text that is not UTF-8, or a quote never closed, or
+            repeated, names that are not facts, no column for a fact every
+            row needs, text that is not UTF-8, or a quote never closed, or
             closed only on a later line.
     """
     while True:
@@ -385,6 +496,7 @@ def _csv_header(reader: Any, end: _End) -> tuple[tuple[str, ...], int] | None:
             f"the CSV header (line {line}) has no name for column "
             f"{', '.join(map(str, gaps))}; name the fact each column holds, or remove the column"
         )
+    _check_header_facts(header, f"the CSV header (line {line})", sep, auto)
     return header, header.index("applicant_id") if "applicant_id" in header else len(header)
 
 
@@ -454,11 +566,134 @@ def _check_header_names(names: Sequence[str], what: str, kind: str) -> None:
         )
 
 
+#: the facts every row needs (a header without them fails every row)
+_REQUIRED_FACTS = tuple(name for name, spec in FACTS.items() if spec.required)
+#: what may stand between words in a column name meant as a fact's (which has _)
+_BETWEEN_WORDS = re.compile(r"[\s\-.]+")
+
+
+def _check_header_facts(
+    names: Sequence[str], what: str, sep: str | None = None, auto: bool = False
+) -> None:
+    """Refuse a header with a column that is not a fact, or without a column for a
+    fact every row needs: each row would fail for it, so it is said once, here,
+    instead of once a row.
+
+    Args:
+        names: the column names (empty for an unnamed column, which holds no fact).
+        what: the header, in words ("the CSV header (line 1)").
+        sep: the CSV delimiter it was read with (None: not CSV).
+        auto: whether ``sep`` was told from the input (not given).
+
+    Raises:
+        UnreadableInput: naming each such column, what it may have meant, and the fix.
+    """
+    unknown = [(number, name) for number, name in enumerate(names, 1) if name and name not in FACTS]
+    if unknown:
+        said = [f"column {number} {_shown_name(name)}{_meant(name)}" for number, name in unknown]
+        count = (
+            f"{len(unknown)} columns that are not facts"
+            if len(unknown) > 1
+            else "a column that is not a fact"
+        )
+        hint = _delimiter_hint(names, sep, auto) if sep is not None else None
+        fix = (
+            hint
+            if hint is not None
+            else f"rename {'each' if len(unknown) > 1 else 'it'} to the fact it holds "
+            "(`followup schema facts` lists them), or remove "
+            f"{'them' if len(unknown) > 1 else 'it'}"
+        )
+        raise UnreadableInput(f"{what} names {count}: {'; '.join(said)}; {fix}")
+    missing = [name for name in _REQUIRED_FACTS if name not in names]
+    if missing:
+        raise UnreadableInput(
+            f"{what} has no {' or '.join(missing)} column; every row needs "
+            f"{'it' if len(missing) == 1 else 'them'}: add the column"
+        )
+
+
+def _shown_name(name: str) -> str:
+    text = shown(name)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _meant(name: str) -> str:
+    """ " (did you mean 'x'? ...)" for a column name that is not a fact, or ""."""
+    canonical = _BETWEEN_WORDS.sub("_", name.strip().lower())
+    if canonical in FACTS:
+        how = []
+        if name != name.lower():
+            how.append("lowercase")
+        if canonical != name.lower():
+            how.append("with _ between words")
+        return f" (did you mean '{canonical}'? fact names are {', '.join(how)})"
+    close = did_you_mean(canonical, FACTS)
+    return f" ({close})" if close else ""
+
+
+def _delimiter_hint(names: Sequence[str], sep: str, auto: bool) -> str | None:
+    """How to read a header whose names are separated by another delimiter than
+    ``sep`` (a ;-separated file read as comma-separated), or None."""
+    line = sep.join(names)
+    known_now = sum(name in FACTS for name in names)
+    for char, option in _DELIMITER_OPTION.items():
+        if char == sep or char not in line:
+            continue
+        known = sum(part.strip().strip('"') in FACTS for part in line.split(char))
+        if known >= 2 and known > known_now:
+            how = (
+                f"it has {_DELIMITER_WORDS[sep][1]} too, and those are taken first"
+                if auto
+                else f"it was read with --csv-delimiter {_option_text(_DELIMITER_OPTION[sep])}"
+            )
+            return (
+                f"the header looks {_DELIMITER_WORDS[char][0]}-separated ({how}): "
+                f"add --csv-delimiter {_option_text(option)}"
+            )
+    return None
+
+
+def _option_text(option: str) -> str:
+    """A ``--csv-delimiter`` value as it is typed in a shell."""
+    return option if option == "tab" else f"'{option}'"
+
+
+def _auto_delimiter(text: io.TextIOWrapper, spec: InputSpec) -> tuple[list[str], str]:
+    """The delimiter of CSV input when none is given, and the lines read to tell it
+    (for the csv module to read again).
+
+    A ``.tsv`` file is tab-separated. Otherwise the header line (the first that
+    is not blank) decides: with a comma, or with none of tab, ``;`` and ``|``,
+    it is comma-separated; else the one of those three it holds most of (a tie
+    goes to tab, then ``;``). A fact's name holds none of these characters, so
+    the header of a file with one column reads the same either way.
+    """
+    if spec.is_file and spec.path.lower().endswith(_TAB_EXTENSIONS):
+        return [], "\t"
+    read: list[str] = []
+    for line in iter(text.readline, ""):
+        read.append(line)
+        if line.strip():
+            break
+    header = read[-1] if read else ""
+    if "," in header:
+        return read, ","
+    counts = {char: header.count(char) for char in ("\t", ";", "|")}
+    best = max(counts, key=lambda char: counts[char])  # (the first of equals)
+    return read, best if counts[best] else ","
+
+
 def _check_spans(
-    lines: list[int], items: list[Any], end: int, header: tuple[str, ...], id_column: int
+    lines: list[int],
+    items: list[Any],
+    end: int,
+    header: tuple[str, ...],
+    id_column: int,
+    sep: str = ",",
 ) -> None:
     """Put an error in place of each row with a quoted cell that took in lines
-    which look like rows of their own (as many commas as the header has): a
+    which look like rows of their own (as many delimiters as the header has): a
     quote that is never closed where it should be, closed by a later one.
 
     Nothing to do for a chunk whose rows span as many lines as there are rows
@@ -467,7 +702,7 @@ def _check_spans(
     if end - lines[0] == len(lines):
         return
     width = len(header)
-    if width < 3:  # a line with a comma or two is no sign of a row
+    if width < 3:  # a line with a delimiter or two is no sign of a row
         return
     for index, line in enumerate(lines):
         after = lines[index + 1] if index + 1 < len(lines) else end
@@ -478,7 +713,7 @@ def _check_spans(
             if "\n" not in cell and "\r" not in cell:
                 continue
             parts = io.StringIO(cell, newline="").readlines()
-            if _look_like_rows(parts[1:], width):
+            if _look_like_rows(parts[1:], width, sep):
                 closed = line + len(parts) - 1
                 name = header[number] if number < width else f"cell {number + 1}"
                 aid = cells[id_column].strip() if id_column < len(cells) else ""
@@ -487,8 +722,8 @@ def _check_spans(
                         "csv-unclosed-quote",
                         f"the quote that opens the {name} cell at line {line} is closed only "
                         f"at line {closed}, so the cell took in lines {line + 1}-{closed}, "
-                        "which look like rows of their own (they have as many commas as the "
-                        "header); they were not read as rows",
+                        f"which look like rows of their own (they have as many "
+                        f"{_DELIMITER_WORDS[sep][1]} as the header); they were not read as rows",
                         "",
                         suggestion="close the quote where the cell ends, or remove it",
                     ),
@@ -498,13 +733,15 @@ def _check_spans(
             line += len(parts) - 1
 
 
-def _look_like_rows(lines: list[str], width: int) -> bool:
+def _look_like_rows(lines: list[str], width: int, sep: str = ",") -> bool:
     """Whether any of ``lines``, taken in by a quoted cell, looks like a row of its
-    own: as many commas as a header of ``width`` columns has."""
-    return any(line.count(",") >= width - 1 for line in lines)
+    own: as many delimiters as a header of ``width`` columns has."""
+    return any(line.count(sep) >= width - 1 for line in lines)
 
 
-def _unclosed_quote(line: int, opened: int, last: int, applicant_id: str | None) -> BadCsvRow:
+def _unclosed_quote(
+    line: int, opened: int, last: int, applicant_id: str | None, sep: str = ","
+) -> BadCsvRow:
     if opened + 1 == last:
         taken = f"; it would have taken in line {last}, which was read as a row of its own"
     elif opened < last:
@@ -522,7 +759,7 @@ def _unclosed_quote(line: int, opened: int, last: int, applicant_id: str | None)
             f"to the end of the input{taken}",
             "",
             suggestion="close the quote, or remove it: a cell needs quotes only when it "
-            'holds a comma, a line break or a quote (written "")',
+            f'holds a {_DELIMITER_WORDS[sep][0]}, a line break or a quote (written "")',
         ),
         applicant_id,
     )
@@ -558,7 +795,7 @@ def _long_cell(
 
 
 def _read_again(
-    again: _Again, line: int, last: int, width: int, id_column: int
+    again: _Again, line: int, last: int, width: int, id_column: int, sep: str = ","
 ) -> tuple[io.TextIOWrapper, int, str | None, bool]:
     """Read input lines ``line`` to ``last`` again: a row the csv module gave up
     on at line ``last``, for a cell over the limit.
@@ -574,12 +811,12 @@ def _read_again(
     try:
         first = text.readline()
         after_first = text.tell()
-        cells, closed = _cells([first, *islice(iter(text.readline, ""), last - line)])
+        cells, closed = _cells([first, *islice(iter(text.readline, ""), last - line)], sep)
         if closed and (
             last == line
             or width < 3
             or not any(
-                _look_like_rows(io.StringIO(cell, newline="").readlines()[1:], width)
+                _look_like_rows(io.StringIO(cell, newline="").readlines()[1:], width, sep)
                 for cell in cells
                 if "\n" in cell or "\r" in cell
             )
@@ -589,7 +826,7 @@ def _read_again(
         else:
             if last > line:
                 text.seek(after_first)
-                cells, closed = _cells([first])
+                cells, closed = _cells([first], sep)
             again.remember(after_first, line + 1)
             # a quote still open at the line's end: its cell (the last) runs on
             whole, found = last == line, cells if closed else cells[:-1]
@@ -600,12 +837,12 @@ def _read_again(
     return text, again.line, aid if aid and len(aid) <= _CSV_FIELD_LIMIT else None, whole
 
 
-def _cells(lines: list[str]) -> tuple[list[str], bool]:
+def _cells(lines: list[str], sep: str = ",") -> tuple[list[str], bool]:
     """The cells of the row that starts ``lines``, read without the cell limit, and
     whether it ends with them (every quote closed by the end of the last line)."""
     limit = csv.field_size_limit(_NO_LIMIT)
     try:
-        reader, end = _csv_reader(lines)
+        reader, end = _csv_reader(lines, sep)
         cells: list[str] = next(reader, [])
     except csv.Error:  # pragma: no cover - a cell over 2 GiB
         return [], False
@@ -636,10 +873,13 @@ class _End:
         yield _END
 
 
-def _csv_reader(lines: Iterable[str]) -> tuple[Any, _End]:
-    """A csv reader of ``lines`` then _END, and the _END it reads."""
+def _csv_reader(
+    lines: Iterable[str], sep: str = ",", before: Iterable[str] = ()
+) -> tuple[Any, _End]:
+    """A csv reader of ``before``, ``lines`` then _END, cells separated by ``sep``,
+    and the _END it reads."""
     end = _End()
-    return csv.reader(chain(lines, end), strict=False), end
+    return csv.reader(chain(before, lines, end), strict=False, delimiter=sep), end
 
 
 class _Again:
@@ -707,6 +947,10 @@ def _parquet_chunks(spec: InputSpec, chunk_size: int, skip: int) -> Iterator[Raw
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise UnreadableInput(f"cannot read {spec.path} as Parquet: {exc}") from exc
     _check_header_names(parquet.schema_arrow.names, "the Parquet file", "column")
+    _check_header_facts(
+        parquet.schema_arrow.names,
+        f"the Parquet file {spec.path}" if spec.is_file else "the Parquet input",
+    )
     total = parquet.metadata.num_rows or 1
     size = spec.size() or 0
     row = 0

@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import IO, Any, Protocol
 
 from .._errors import FollowupError
@@ -31,6 +31,7 @@ from ._checkpoint import (
     OutputError,
     OutputLock,
     PartFile,
+    UnfinishedRun,
     check_distinct,
     check_state,
     checkpoint_path,
@@ -56,6 +57,7 @@ __all__ = [
     "Executor",
     "Pending",
     "Progress",
+    "UnfinishedRun",
     "check_outputs",
     "run_batch",
 ]
@@ -95,6 +97,10 @@ class BatchOptions:
         chunk_size: rows per chunk.
         max_errors: stop once this many rows failed (None: never).
         resume: continue the interrupted run writing the same output.
+        restart: discard the interrupted run writing the same output, if
+            any, and start over. With neither, a run whose output has an
+            interrupted run is refused (``UnfinishedRun``), so that what
+            it saved is never thrown away unasked.
         checkpoint_seconds: how often the checkpoint is renewed.
     """
 
@@ -103,6 +109,7 @@ class BatchOptions:
     max_errors: int | None = None
     resume: bool = False
     checkpoint_seconds: float = 1.0
+    restart: bool = False
 
 
 @dataclass(frozen=True)
@@ -252,12 +259,15 @@ def _fingerprint(
     explicit_as_of: bool,
     errors: str | None,
     state_dir: str,
+    policy_id: str = "",
 ) -> dict[str, Any]:
     """What the run is: a resume must be the same run (see ``_check_same_run``).
 
     The input and errors file are recorded by their absolute paths, and by
     their paths from the folder of the run's state (beside OUTPUT): a folder
-    moved whole, with its input, output and errors file, resumes.
+    moved whole, with its input, output and errors file, resumes. ``policy_id``
+    (NAME@VERSION of the policy loaded) is recorded to be shown, not compared:
+    the policy's digest covers it.
     """
     stat = os.stat(source.path)
     errors_file = os.path.abspath(errors) if errors else None
@@ -273,6 +283,7 @@ def _fingerprint(
         "policy": job.policy.policy,
         "policy_version": job.policy.version,
         "policy_sha256": policy_sha,
+        "policy_id": policy_id,
         "backend": job.policy.backend,
         "trace": job.trace,
         "output_format": job.output_format,
@@ -650,6 +661,11 @@ def _run(
     settle: Callable[[], None],
 ) -> BatchResult:
     resumable = output is not None and source.is_file
+    if options.resume and options.restart:
+        raise CheckpointMismatch(
+            "--resume and --restart cannot go together: --resume goes on with the interrupted "
+            "run, --restart discards it and starts over"
+        )
     if options.resume and not resumable:
         raise CheckpointMismatch(
             "--resume needs an input file and an output file (-o), not a stream"
@@ -665,16 +681,24 @@ def _run(
         finishing.callback(OutputLock(target, output or target).release)
     if err_target is not None:
         finishing.callback(OutputLock(err_target, errors or err_target).release)
+    cp_path = checkpoint_path(target) if target else None
+    if cp_path and output and not options.resume and not options.restart:
+        _refuse_unfinished(cp_path, output)  # before anything is touched
     policy = load_evaluator(job.policy)
     explicit_as_of = bool(job.as_of)
     resumable = target is not None and source.is_file
 
-    cp_path = checkpoint_path(target) if target else None
     checkpoint: Checkpoint | None = None
     fingerprint: dict[str, Any] = {}
     if resumable:
         fingerprint = _fingerprint(
-            source, job, policy.sha256, explicit_as_of, errors, os.path.dirname(cp_path or "")
+            source,
+            job,
+            policy.sha256,
+            explicit_as_of,
+            errors,
+            os.path.dirname(cp_path or ""),
+            f"{policy.name}@{policy.version}",
         )
     if options.resume and cp_path and target and output:
         checkpoint = _load_checkpoint(cp_path, output)
@@ -689,17 +713,33 @@ def _run(
                 files["errors"] = (part_path(err_target), part_path(errors))
             check_state(checkpoint, files)
             job = replace(job, as_of=checkpoint.as_of)
-    if checkpoint is None and cp_path:
-        remove_quietly(cp_path)  # a stale one goes before the files it describes are emptied
     if not job.as_of:
         job = replace(job, as_of=default_as_of())
+    started_at = (
+        checkpoint.started
+        if checkpoint is not None and checkpoint.started
+        else datetime.now(UTC).replace(microsecond=0).isoformat()
+    )
+    # The input's header (and its first rows) are read before any file is
+    # touched: input that cannot be read leaves an interrupted run as it was.
+    chunks = read_chunks(
+        source, options.chunk_size, skip=checkpoint.rows if checkpoint is not None else 0
+    )
+    first = _first_chunk(chunks)
+    try:
+        if checkpoint is None and cp_path and target:
+            if options.restart:
+                _discard_unfinished(target, err_target)
+            remove_quietly(cp_path)  # a stale one goes before the files it describes are emptied
+    except BaseException:
+        chunks.close()
+        raise
 
     out_file: PartFile | None = None
     err_file: PartFile | None = None
     ids_fh: IO[bytes] | None = None
     run: _Run | None = None
     saver: CheckpointSaver | None = None
-    chunks: Generator[RawChunk, None, None] | None = None
     ready = False  # set up: from here a checkpoint of the run can be made
     prior = 0.0
     start_rows = 0
@@ -723,6 +763,7 @@ def _run(
             ids_bytes=run.ids_bytes,
             counters=dict(run.counters),
             elapsed=prior + time.monotonic() - started,
+            started=started_at,
         )
 
     try:
@@ -757,7 +798,6 @@ def _run(
             executor = _executor(options.workers, job, out_file)
         total = source.size()
         pending: deque[tuple[Pending, int]] = deque()
-        chunks = read_chunks(source, options.chunk_size, skip=run.rows)
         last_saved = time.monotonic()
         ready = True
 
@@ -778,7 +818,7 @@ def _run(
 
         stopped = False
         try:
-            for chunk in chunks:
+            for chunk in chain((first,) if first is not None else (), chunks):
                 pending.append((executor.submit(job, chunk), chunk.position))
                 if len(pending) >= executor.window:
                     commit_next()
@@ -856,8 +896,7 @@ def _run(
             _remove_state(target, ids_fh)
         raise
     finally:
-        if chunks is not None:
-            chunks.close()
+        chunks.close()
 
     if err_file is not None:
         err_file.commit()
@@ -945,6 +984,82 @@ def _remove_state(output: str, ids_fh: IO[bytes] | None) -> None:
     remove_quietly(checkpoint_path(output))
 
 
+def _first_chunk(chunks: Generator[RawChunk, None, None]) -> RawChunk | None:
+    """The first chunk (None: no rows); what cannot be read is raised now."""
+    try:
+        return next(chunks, None)
+    except BaseException:
+        chunks.close()
+        raise
+
+
+#: how a resume refused says to start over instead (without --resume the run is
+#: refused too, see ``_refuse_unfinished``)
+_RESTART = "run it with --restart instead of --resume to start over"
+
+
+def _when(iso: str) -> str:
+    """An ISO moment (UTC) as a person reads it: local time, to the minute."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _refuse_unfinished(cp_path: str, output: str) -> None:
+    """Refuse to start over, unasked, where an interrupted run left its
+    checkpoint: its work would be thrown away.
+
+    Raises:
+        UnfinishedRun: naming the rows done, when the run started, and the two
+            ways on (``--resume`` or ``--restart``).
+    """
+    if not os.path.lexists(cp_path):
+        return
+    checkpoint = Checkpoint.load(cp_path)
+    if checkpoint is None:
+        raise UnfinishedRun(
+            f"{output} has an interrupted run, but its checkpoint "
+            f"{checkpoint_path(output)} cannot be read (it is damaged, or was written by "
+            "another version of followup): add --restart to discard it and start over"
+        )
+    if checkpoint.started:
+        when = f"started {_when(checkpoint.started)}"
+    else:  # a checkpoint from before the start was recorded: when it was saved
+        try:
+            saved = datetime.fromtimestamp(os.stat(cp_path).st_mtime, UTC)
+            when = f"last saved {_when(saved.isoformat())}"
+        except OSError:
+            when = ""
+    done = f"{checkpoint.rows:,} row{'' if checkpoint.rows == 1 else 's'} done"
+    raise UnfinishedRun(
+        f"{output} has an interrupted run ({done}{', ' + when if when else ''}): add --resume "
+        f"to go on from row {checkpoint.rows + 1:,}, or --restart to start over"
+    )
+
+
+def _discard_unfinished(target: str, err_target: str | None) -> None:
+    """``--restart``: remove what an interrupted run writing ``target`` kept (its
+    checkpoint is removed after): the output's ``.part``, the ids, and the
+    ``.part`` of the errors file it wrote, when that is not this run's (this
+    run's own is started anew) and no other run writes it now."""
+    checkpoint = Checkpoint.load(checkpoint_path(target))
+    old_errors = checkpoint.fingerprint.get("errors_file") if checkpoint is not None else None
+    if isinstance(old_errors, str):
+        old_target = os.path.realpath(old_errors) if os.path.islink(old_errors) else old_errors
+        if err_target is None or os.path.realpath(old_target) != os.path.realpath(err_target):
+            try:
+                lock = OutputLock(old_target, old_errors)
+            except OutputError:  # another run writes it now: it is that run's
+                pass
+            else:
+                remove_quietly(part_path(old_target))
+                lock.release()
+    remove_quietly(part_path(target))
+    remove_quietly(ids_path(target))
+
+
 def _load_checkpoint(path: str, output: str) -> Checkpoint | None:
     """The checkpoint to resume from; None when there is none (the run starts over).
 
@@ -955,7 +1070,7 @@ def _load_checkpoint(path: str, output: str) -> Checkpoint | None:
     if checkpoint is None and os.path.lexists(path):
         raise CheckpointMismatch(
             f"cannot resume: {checkpoint_path(output)} is damaged or was written by another "
-            "version of followup; run again without --resume to start over"
+            f"version of followup; {_RESTART}"
         )
     return checkpoint
 
@@ -969,12 +1084,14 @@ def _check_max_errors(checkpoint: Checkpoint, max_errors: int | None) -> None:
         f"cannot resume with --max-errors {max_errors}: the interrupted run had already met "
         f"{checkpoint.errors} failed rows (a run not interrupted would have stopped at the "
         f"{max_errors}th); resume with --max-errors {checkpoint.errors + 1} or more, or without "
-        "it, or run again without --resume"
+        f"it, or {_RESTART}"
     )
 
 
 #: fingerprint keys a policy's digest covers (its file holds its name and version)
 _NAMED_BY_DIGEST = ("policy", "policy_version")
+#: fingerprint keys recorded to be shown, never compared
+_SHOWN_ONLY = ("policy_id",)
 #: fingerprint keys recorded as an absolute path and as one from the run's folder:
 #: the file is the same when either is
 _PATHS = ("input", "errors_file")
@@ -993,6 +1110,14 @@ _FINGERPRINT_WORDS: dict[str, tuple[str, str]] = {
     "output_format": ("output format", ""),
     "as_of": ("as_of", ""),
 }
+#: fingerprint keys whose values are options worth showing: the option that sets each
+_OPTIONS = {
+    "input_format": "--input-format",
+    "errors_file": "--errors",
+    "backend": "--backend",
+    "trace": "--trace",
+    "output_format": "--output-format",
+}
 
 
 def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None:
@@ -1002,6 +1127,7 @@ def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None
     ) == fingerprint.get("policy_sha256")
     ignored = {
         "as_of",
+        *_SHOWN_ONLY,
         *(_NAMED_BY_DIGEST if same_policy else ()),
         *(key + "_rel" for key in _PATHS),
     }
@@ -1017,11 +1143,71 @@ def _check_same_run(checkpoint: Checkpoint, fingerprint: dict[str, Any]) -> None
     if fingerprint.get("as_of") is not None and fingerprint["as_of"] != checkpoint.as_of:
         changed.append("as_of")
     if changed:
-        raise CheckpointMismatch(
-            "cannot resume: the interrupted run had a different "
-            + _in_words(changed)
-            + "; run again without --resume to start over"
-        )
+        raise CheckpointMismatch(_differences(checkpoint, fingerprint, changed))
+
+
+def _differences(checkpoint: Checkpoint, fingerprint: dict[str, Any], changed: list[str]) -> str:
+    """Why a resume is refused: the options that differ, with the value each run
+    gave them where one is worth showing, the rest (the input file) in words."""
+    old = checkpoint.fingerprint
+    then: list[str] = []  # what the interrupted run used
+    now: list[str] = []  # what this one uses
+    same: list[str] = []  # what to give the same
+    other: list[str] = []  # fixes of another kind
+    worded: list[str] = []  # keys said in words
+    shown_policy = False
+    edited = ""
+    for key in [k for k in _FINGERPRINT_WORDS if k in changed]:
+        if key in _OPTIONS:
+            option = _OPTIONS[key]
+            then.append(_option(option, old.get(key)))
+            now.append(_option(option, fingerprint.get(key)))
+            same.append(option)
+        elif key == "as_of":
+            now.append(f"--as-of {fingerprint['as_of']}")
+            if old.get("as_of") is not None:
+                then.append(f"--as-of {checkpoint.as_of}")
+                same.append("--as-of")
+            else:
+                then.append(f"no --as-of (so the moment it started, {checkpoint.as_of})")
+                other.append("leave out --as-of")
+        elif key.startswith("policy") and old.get("policy_id") and fingerprint.get("policy_id"):
+            if shown_policy:
+                continue
+            shown_policy = True
+            if old["policy_id"] == fingerprint["policy_id"]:  # the same version, edited
+                edited = (
+                    f"the policy {old['policy_id']} was changed since the interrupted run "
+                    "used it (its content differs)"
+                )
+                other.append(f"put back the policy {old['policy_id']} as it was")
+            else:
+                then.append(f"the policy {old['policy_id']}")
+                now.append(f"the policy {fingerprint['policy_id']}")
+                same.append("--policy")
+        else:
+            worded.append(key)
+    worded += [k for k in changed if k not in _FINGERPRINT_WORDS]
+    parts = [edited] if edited else []
+    if then:
+        parts.append(f"the interrupted run used {_listed(then)}, this one {_listed(now)}")
+    if worded:
+        who = "it" if then else "the interrupted run"
+        parts.append(f"{who} had a different {_in_words(worded)}")
+        if any(key.startswith("input") for key in worded):
+            other.insert(0, "give the input file the interrupted run read, unchanged")
+        for key in worded:
+            if not key.startswith("input"):
+                what = "--policy" if key.startswith("policy") else "options"
+                if what not in same:
+                    same.append(what)
+    fixes = ([f"give the same {_listed(same)}"] if same else []) + other
+    return f"cannot resume: {'; and '.join(parts)}; to resume, {_listed(fixes)}; or {_RESTART}"
+
+
+def _option(option: str, value: Any) -> str:
+    """An option as it was given: ``--trace fired``, or ``no --errors``."""
+    return f"no {option}" if value is None else f"{option} {value}"
 
 
 def _in_words(keys: list[str]) -> str:

@@ -17,12 +17,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .._errors import FactsError, Problem, show_value
+from .._errors import FactsError, Problem, json_fix, show_value
 from .._facts import FACT_KINDS
 from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts
 from .._yaml import escape_pointer
 from ._job import BatchJob, load_evaluator
-from ._readers import BadCsvRow, InputSpec, RawChunk, read_chunks, shown
+from ._readers import _DELIMITER_WORDS, BadCsvRow, InputSpec, RawChunk, read_chunks, shown
 from ._writers import csv_row
 
 __all__ = ["ChunkResult", "coerce_cells", "decode_row", "evaluate_chunk", "evaluate_lines"]
@@ -176,21 +176,23 @@ def _unnamed_cell(number: int, cell: str) -> Any:
     )
 
 
-def coerce_cells(header: tuple[str, ...], cells: list[str]) -> dict[str, Any]:
+def coerce_cells(header: tuple[str, ...], cells: list[str], sep: str = ",") -> dict[str, Any]:
     """Turn CSV text cells into facts: empty is missing, kinds from FACT_KINDS.
 
     A cell that does not fit its kind is passed on as text so the policy's
-    validation reports it in its own words.
+    validation reports it in its own words. ``sep`` is the delimiter the cells
+    were cut at (for messages).
     """
     if len(cells) != len(header):
         if isinstance(cells, BadCsvRow):  # the reader could not cut it into cells
             raise RowError(cells.problem)
+        one, several = _DELIMITER_WORDS.get(sep, (repr(sep), f"{sep!r} characters"))
         raise RowError(
             Problem(
                 "csv-cell-count",
                 f"this row has {len(cells)} cell{'' if len(cells) == 1 else 's'} but the "
                 f"header names {len(header)} columns; "
-                "check for a missing or extra comma, or quote cells that contain commas",
+                f"check for a missing or extra {one}, or quote cells that contain {several}",
                 "",
             )
         )
@@ -284,8 +286,10 @@ def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str, Any]:
-    """Turn one raw row of ``kind`` into a facts mapping.
+def decode_row(
+    kind: str, item: Any, header: tuple[str, ...] | None, sep: str = ","
+) -> dict[str, Any]:
+    """Turn one raw row of ``kind`` into a facts mapping (``sep``: the CSV delimiter).
 
     Raises:
         RowError: the row is not readable as facts at all.
@@ -307,13 +311,9 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
                 )
             ) from exc
         except ValueError as exc:
+            what, fix = _json_words(exc)
             raise RowError(
-                Problem(
-                    "invalid-json",
-                    f"this line is not valid JSON: {exc}",
-                    "",
-                    suggestion="one JSON object per line",
-                )
+                Problem("invalid-json", f"this line is not valid JSON: {what}", "", suggestion=fix)
             ) from exc
         if not isinstance(value, dict):
             raise RowError(
@@ -328,8 +328,104 @@ def decode_row(kind: str, item: Any, header: tuple[str, ...] | None) -> dict[str
     if kind == "csv":
         columns = header or ()
         _check_text(item, columns)
-        return coerce_cells(columns, item)
+        return coerce_cells(columns, item, sep)
     return _record(item)
+
+
+#: Python's words for a value, where JSON has its own
+_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _json_words(exc: ValueError) -> tuple[str, str]:
+    """What is wrong with a line that is not JSON, in plain words with its column,
+    and how to fix it; only ever called for a line that failed.
+
+    The common mistakes of JSON written by hand or by a script that is not a
+    JSON writer: a comma after the last item, single quotes, Python's True,
+    False and None, a missing comma, more after the object. The rest keeps
+    the json module's words, with the fix ``followup evaluate`` gives for them.
+    """
+    if not isinstance(exc, json.JSONDecodeError):
+        if "Exceeds the limit" in str(exc):  # Python reads at most 4,300 digits
+            return (
+                "a number has too many digits to be read",
+                "write a smaller number; no fact needs more than a few digits",
+            )
+        return str(exc), "one JSON object per line"
+    msg, doc, pos = exc.msg, exc.doc, exc.pos
+    if not doc[pos:].strip():  # (the line's own newline is not a line of its own)
+        at = "at the end of the line"
+    elif exc.lineno == 1:
+        at = f"at column {exc.colno}"
+    else:
+        at = f"at line {exc.lineno} column {exc.colno}"
+    here = doc[pos : pos + 1]
+    before = doc[:pos].rstrip()[-1:]
+    expecting_value = msg.startswith("Expecting value")
+    if msg.startswith("Expecting property name") or expecting_value:
+        if here == "'":
+            return (
+                f"{at}, text is in single quotes ('...'); JSON puts names and text "
+                'in double quotes ("...")',
+                "write \"...\" instead of '...'",
+            )
+        if before == "," and here in ("}", "]"):
+            return (
+                f"{at}, a comma comes after the last item, right before the closing {here}",
+                "remove the comma after the last item",
+            )
+    word = _WORD.match(doc, pos)
+    if expecting_value and word is not None and word.group() in _PYTHON_WORDS:
+        python = word.group()
+        return (
+            f"{at}, {python} is written as in Python; JSON writes {_PYTHON_WORDS[python]}",
+            "write true, false and null in lowercase",
+        )
+    if msg.startswith("Expecting property name") and word is not None:
+        return (
+            f"{at}, the name {word.group()} is not in double quotes",
+            f'write it "{word.group()}"',
+        )
+    if msg.startswith("Expecting ',' delimiter"):
+        return (
+            f"{at}, a comma is missing between two items (or a bracket opened before is "
+            "not closed)",
+            json_fix(msg) or "one JSON object per line",
+        )
+    if msg.startswith("Expecting ':' delimiter"):
+        return f"{at}, a name is not followed by ':'", 'write "name": value'
+    if msg.startswith("Extra data"):
+        end = "the object's closing }" if before == "}" else "the end of the JSON value"
+        return (
+            f"{at}, there is more after {end}",
+            "one JSON object per line: remove what follows the object, or put it on a line "
+            "of its own",
+        )
+    if msg.startswith("Invalid control character") and here in ("\n", "\r"):
+        # the line ends inside text: say where the text began
+        msg, pos = "Unterminated string", doc.rfind('"', 0, pos)
+        at = f"at column {pos - doc.rfind(chr(10), 0, pos)}"
+    if msg.startswith("Unterminated string"):
+        return (
+            f"{at}, a quote opens text that is never closed",
+            'close the text with a double quote ("), or write a quote inside it as \\"',
+        )
+    if msg.startswith("Invalid control character"):
+        return (
+            f"{at}, text holds a control character ({here!r}), which JSON writes as an escape",
+            json_fix(msg) or "one JSON object per line",
+        )
+    if expecting_value:
+        what = (
+            f"{word.group()} is not a JSON value"
+            if word is not None
+            else f"a value is missing before {here!r}"
+            if here.strip()
+            else "a value is missing"
+        )
+        return f"{at}, {what}", json_fix(msg) or "one JSON object per line"
+    return f"{at}: {msg}", json_fix(msg) or "one JSON object per line"
 
 
 def _row_id(
@@ -484,6 +580,11 @@ def evaluate_lines(job: BatchJob, chunk: RawChunk) -> tuple[ChunkResult, list[by
         )
         return encode_id(applicant_id)
 
+    decode: Any = (
+        decode_row
+        if chunk.delimiter == ","
+        else functools.partial(decode_row, sep=chunk.delimiter)  # (for its messages)
+    )
     lines, result.id_lines = evaluate_items(
         load_evaluator(job.policy).evaluate,
         kind,
@@ -491,7 +592,7 @@ def evaluate_lines(job: BatchJob, chunk: RawChunk) -> tuple[ChunkResult, list[by
         header,
         job.as_of,
         job.trace,
-        decode_row,
+        decode,
         csv_row if job.output_format == "csv" else None,
         failed,
         result.ends,

@@ -561,9 +561,9 @@ def test_a_damaged_resume_state_is_refused_and_never_makes_an_output(
     assert result.exit_code == 2, result.output
     _no_traceback(result)
     assert "cannot resume:" in result.stderr and says in result.stderr
-    assert "run again without --resume to start over" in result.stderr
+    assert "run it with --restart instead of --resume to start over" in result.stderr
     assert not out.exists()
-    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors")
+    result = cli(str(source), "-o", str(out), "--errors", f"{out}.errors", "--restart")
     assert result.exit_code == 1, result.output
     assert (out.read_bytes(), Path(f"{out}.errors").read_bytes()) == reference
 
@@ -624,7 +624,7 @@ def test_resume_refuses_another_policy(source: Path, tmp_path: Path) -> None:
     del state["seal"]
     state["seal"] = _checkpoint._seal(state)  # as a run of that policy saves it
     checkpoint.write_text(json.dumps(state))
-    with pytest.raises(CheckpointMismatch, match="different policy \\(its content\\)"):
+    with pytest.raises(CheckpointMismatch, match="was changed since the interrupted run used it"):
         run_batch(
             InputSpec(str(source), "jsonl"), job, output=str(out), errors=f"{out}.errors",
             options=BatchOptions(resume=True, chunk_size=25),

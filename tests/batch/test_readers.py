@@ -66,15 +66,16 @@ def test_csv_row_with_wrong_cell_count_is_a_row_error() -> None:
 def test_csv_rows_and_lines_count_quoted_newlines_and_skip_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_bytes(
-        b'\xef\xbb\xbfapplicant_id,company\r\nA1,"Acme\r\nLtd"\r\n\r\nA2,Globex\r\nA3,Initech\r\n'
+        b'\xef\xbb\xbfapplicant_id,company,interview_at\r\nA1,"Acme\r\nLtd",2026-01-05\r\n\r\n'
+        b"A2,Globex,2026-01-05\r\nA3,Initech,2026-01-05\r\n"
     )
     rows = rows_of(InputSpec(str(path), "csv"))
     assert rows == [
-        (1, 2, ["A1", "Acme\r\nLtd"]),
-        (2, 5, ["A2", "Globex"]),
-        (3, 6, ["A3", "Initech"]),
+        (1, 2, ["A1", "Acme\r\nLtd", "2026-01-05"]),
+        (2, 5, ["A2", "Globex", "2026-01-05"]),
+        (3, 6, ["A3", "Initech", "2026-01-05"]),
     ]
-    assert rows_of(InputSpec(str(path), "csv"), skip=2) == [(3, 6, ["A3", "Initech"])]
+    assert rows_of(InputSpec(str(path), "csv"), skip=2) == [(3, 6, ["A3", "Initech", "2026-01-05"])]
 
 
 def test_jsonl_rows_skip_blank_lines_and_keep_line_numbers() -> None:
@@ -148,12 +149,19 @@ def test_parquet_rows_come_in_chunks_and_skip(tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     path = tmp_path / "c.parquet"
     pq.write_table(
-        pa.table({"applicant_id": ["A1", "A2", "A3"], "phone_ok": [True, None, False]}), path
+        pa.table(
+            {
+                "applicant_id": ["A1", "A2", "A3"],
+                "phone_ok": [True, None, False],
+                "interview_at": [None, None, "2026-01-05"],
+            }
+        ),
+        path,
     )
     rows = rows_of(InputSpec(str(path), "parquet"), skip=1)
     assert rows == [
-        (2, None, {"applicant_id": "A2", "phone_ok": None}),
-        (3, None, {"applicant_id": "A3", "phone_ok": False}),
+        (2, None, {"applicant_id": "A2", "phone_ok": None, "interview_at": None}),
+        (3, None, {"applicant_id": "A3", "phone_ok": False, "interview_at": "2026-01-05"}),
     ]
     assert decode_row("records", rows[0][2], None) == {"applicant_id": "A2"}
 

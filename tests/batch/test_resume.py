@@ -201,7 +201,7 @@ def test_resume_refuses_a_checkpoint_of_other_options(source: Path, tmp_path: Pa
     _start_and_stop(source, out, signal.SIGKILL)
     result = CliRunner().invoke(batch_command, _args(source, out, "--trace", "none", "--resume"))
     assert result.exit_code == 2
-    assert "different trace" in result.stderr
+    assert "the interrupted run used --trace fired, this one --trace none" in result.stderr
     assert not out.exists()
 
 
@@ -312,7 +312,8 @@ def test_resume_names_in_words_what_differs(tmp_path: Path) -> None:
         )  # fmt: skip
     assert str(info.value) == (
         "cannot resume: the interrupted run had a different input file (its path, its "
-        "size and its modification time); run again without --resume to start over"
+        "size and its modification time); to resume, give the input file the interrupted "
+        "run read, unchanged; or run it with --restart instead of --resume to start over"
     )
 
 
@@ -337,5 +338,5 @@ def test_resume_refuses_an_edited_checkpoint(edit: Any, tmp_path: Path) -> None:
         )  # fmt: skip
     assert str(info.value) == (
         f"cannot resume: {tmp_path / 'run' / 'out'}.checkpoint is damaged or was written by "
-        "another version of followup; run again without --resume to start over"
+        "another version of followup; run it with --restart instead of --resume to start over"
     )
