@@ -20,7 +20,13 @@ from types import MappingProxyType
 from typing import Any
 
 from . import _calendar as cal
-from ._conditions import Condition, ConditionEnv, ConditionError, compile_condition
+from ._conditions import (
+    Condition,
+    ConditionEnv,
+    ConditionError,
+    check_without_unit,
+    compile_condition,
+)
 from ._errors import Problem, did_you_mean, show_value
 from ._expr import (
     CalendarDef,
@@ -755,6 +761,13 @@ def _check_broken_rule(
             for e in errors:
                 out.from_condition(e)
             return
+        if isinstance(cond, dict) and _only_unit_broken(cond, pointer, broken_at):
+            # a test whose unit is wrong: what else it names is checked all the same
+            errors = []
+            check_without_unit(cond, cenv, pointer, errors)
+            for e in errors:
+                out.from_condition(e)
+            return
         if pointer in broken_at or not isinstance(cond, dict) or len(cond) != 1:
             return  # the group itself is wrong: its parts cannot be told apart
         ((group, items),) = cond.items()
@@ -779,6 +792,14 @@ def _check_broken_rule(
             _set(item["set"], f"{aptr}/set", cenv.expr, tables, derived_decl, out)
         elif "recommend" in item:
             _recommend(item["recommend"], f"{aptr}/recommend", cenv.expr, cenv, templates, out)
+
+
+def _only_unit_broken(cond: Mapping[str, Any], pointer: str, broken_at: frozenset[str]) -> bool:
+    """Whether the only mistake found in a test is its 'unit'."""
+    if any(group in cond for group in ("all", "any", "not")):
+        return False
+    inside = [b for b in broken_at if pointer_under(b, pointer)]
+    return bool(inside) and all(b == f"{pointer}/unit" for b in inside)
 
 
 def _check_explains(raw: Mapping[str, Any], ptr: str, env: Env, out: _Collector) -> None:

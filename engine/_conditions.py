@@ -40,6 +40,7 @@ __all__ = [
     "Group",
     "Leaf",
     "Operator",
+    "check_without_unit",
     "compare_moments",
     "elapsed",
     "jsonable",
@@ -632,6 +633,7 @@ def _compile_leaf(
                 f"{pointer}/unit", "bad-condition", "'unit' only goes with 'since' or 'elapsed'"
             )
         )
+        check_without_unit(raw, env, pointer, errors)
         return None
     if unit not in UNIT_WORDS:
         errors.append(
@@ -641,6 +643,7 @@ def _compile_leaf(
                 f"'{unit}' is not a unit; use one of {', '.join(UNIT_WORDS)}",
             )
         )
+        check_without_unit(raw, env, pointer, errors)
         return None
     sub_ptr = f"{pointer}/{subject}"
     try:
@@ -754,6 +757,18 @@ def _compile_leaf(
         unit,
         _parts(subject, raw[subject], env),
     )
+
+
+def check_without_unit(
+    raw: Mapping[str, Any], env: ConditionEnv, pointer: str, errors: list[ConditionError]
+) -> None:
+    """The mistakes of a condition whose 'unit' is wrong (already reported) in
+    everything but its unit: an unknown fact or parameter beside a wrong unit is
+    reported too. Whether its numbers are in the unit of a parameter cannot be
+    told without the unit, so that is not judged."""
+    more: list[ConditionError] = []
+    _compile_leaf({k: v for k, v in raw.items() if k != "unit"}, env, pointer, more)
+    errors.extend(e for e in more if e.code != "unit-mismatch")
 
 
 def _check_operand_names(

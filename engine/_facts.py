@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import parser as dateutil_parser
 
 from ._errors import FactsError, Problem, did_you_mean, show_value
+from ._yaml import Positions
 
 __all__ = [
     "ACTIONS",
@@ -441,8 +442,15 @@ def _problem(
     value: Any = None,
     suggestion: str | None = None,
 ) -> None:
-    """Add a problem with the facts, located in their file when it is known."""
-    pos = locate(pointer) if locate else None
+    """Add a problem with the facts, located in their file when it is known.
+
+    An unknown fact is a mistake in its name: it is located at the name (the
+    key), when ``locate`` can tell where keys are (``Positions.of``, as the
+    command line passes it); other problems at the value."""
+    pos = None
+    if locate is not None:
+        owner = getattr(locate, "__self__", None) if code == "unknown-fact" else None
+        pos = owner.of(pointer, key=True) if isinstance(owner, Positions) else locate(pointer)
     problems.append(Problem.at(pos, code, message, pointer, file, suggestion, value))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -109,7 +110,8 @@ class Policy:
                 (conditions of fired rules, the failing condition of others) or
                 "none" (which rules fired, nothing more).
             file: the facts' file name, for error messages.
-            locate: maps a JSON pointer to (line, column) in that file.
+            locate: maps a JSON pointer to (line, column) in that file; when it
+                is ``Positions.of``, an unknown fact is located at its name.
             backend: "native" or "durable" (durable_rules' Rete network);
                 default: the one the policy was loaded for.
 
@@ -168,9 +170,15 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
         if changed is not None:
             return None, [changed]
     doc = load_yaml(data, file)
-    if doc.problems:
-        return None, list(doc.problems)
-    if doc.data is None:
+    tree = doc.data
+    found = list(doc.problems)  # problems in the YAML itself
+    if found:
+        if doc.partial is None:  # the document cannot be read at all
+            return None, found
+        # a tag, a repeated or merge key, a value its tag cannot read: the rest of
+        # the document is checked too (without those values)
+        tree = doc.partial
+    elif tree is None:
         return None, [
             Problem(
                 "empty",
@@ -182,18 +190,30 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
                 "start from policies/interview-follow-up",
             )
         ]
-    problems = schema_problems("policy", doc.data, file, doc.positions)
+    problems = schema_problems("policy", tree, file, doc.positions)
+    if found:
+        problems = found + [p for p in problems if not _follows_from(p, found)]
     if problems:
-        stand_in, replaced = _stand_ins(doc.data, problems)
+        stand_in, replaced = _stand_ins(tree, problems)
         broken = _broken_rules(problems, stand_in, replaced)
         if broken is None:
-            return None, problems
-        # the mistakes are inside some rules, in words, or in parameters or
-        # calendars (which stand-ins replace): the rest is checked too
+            return None, sorted(problems, key=Problem.sort_key)
+        # the mistakes are inside some rules, in words, or in parameters, tables,
+        # calendars, derived facts or templates (which stand-ins replace): the
+        # rest is checked too
         _, more = compile_policy(
             stand_in, file, doc.positions, broken, frozenset(p.pointer for p in problems)
         )
-        more = [m for m in more if not any(pointer_under(m.pointer, r) for r in replaced)]
+        names = _stood_in_names(replaced)
+        left_out = _words(doc.left_out)
+        more = [
+            m
+            for m in more
+            if not any(pointer_under(m.pointer, r) for r in replaced)
+            and not _follows_from(m, found)
+            and not _uses_stand_in(m, tree, names)
+            and not _used_where_left_out(m, left_out)
+        ]
         return None, sorted(problems + more, key=Problem.sort_key)
     compiled, problems = compile_policy(doc.data, file, doc.positions)
     problems += changelog_problems(doc.data["policy"], file, doc.positions.of)
@@ -211,18 +231,109 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
 
 
 #: what stands in, while the rest is checked, for an entry the schema found a
-#: mistake in: a parameter of 0 (a number, without a unit), a calendar without windows
+#: mistake in: a parameter of 0 (a number, without a unit), a calendar without
+#: windows, a table without rows (keyed by a fact every interview has), a
+#: derived fact of text without choices and a template without words. What a
+#: rule says about its use of a table or derived fact standing in is not
+#: reported (see ``_uses_stand_in``).
 _STAND_INS: Mapping[str, Mapping[str, Any]] = {
     "parameters": {"value": 0},
     "calendars": {"windows": []},
+    "tables": {"key": "interview_at", "type": "number", "rows": {}},
+    "derived": {"type": "text"},
+    "templates": {},
 }
+#: the sections whose stand-ins have a type a rule may use them with wrongly
+_TYPED_SECTIONS = ("tables", "derived")
+#: what a rule's use of a table or derived fact standing in may be told, only
+#: because the stand-in has another type or other values than the one meant
+_USE_CODES = frozenset({"type-mismatch", "unknown-value"})
+#: a condition (or a ``set``) names what it tests (or sets) under one of these keys
+_SUBJECT_KEYS = ("fact", "since", "elapsed", "value")
+#: what is said of a definition no rule uses
+_UNUSED_CODES = frozenset(
+    {
+        "parameter-unused",
+        "table-unused",
+        "calendar-unused",
+        "template-unused",
+        "derived-unused",
+        "derived-never-written",
+    }
+)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _follows_from(problem: Problem, yaml_problems: list[Problem]) -> bool:
+    """Whether a problem is only the consequence of a problem in the YAML: a value
+    left out for its tag (or a repeated key) says nothing more at or under its
+    place, and a mapping a merge key or a key that is not text was left out of
+    says nothing more about what it lacks."""
+    for y in yaml_problems:
+        if y.code in ("merge-key", "bad-key"):
+            if problem.pointer == y.pointer:
+                return True
+        elif pointer_under(problem.pointer, y.pointer):
+            return True
+    return False
+
+
+def _stood_in_names(replaced: Iterable[str]) -> frozenset[str]:
+    """The names of the tables and derived facts replaced by stand-ins."""
+    names: set[str] = set()
+    for pointer in replaced:
+        section, _, name = pointer[1:].partition("/")
+        if section in _TYPED_SECTIONS:
+            names.add(name.replace("~1", "/").replace("~0", "~"))
+    return frozenset(names)
+
+
+def _words(texts: Iterable[Any]) -> frozenset[str]:
+    """The name-like words of some texts (and of the values in them)."""
+    words: set[str] = set()
+    for text in texts:
+        found = _WORD.findall(json.dumps(text, default=str) if not isinstance(text, str) else text)
+        words.update(found)
+        words.update(part for w in found for part in w.split("-"))  # a-b: names a and b too
+    return frozenset(words)
+
+
+def _uses_stand_in(problem: Problem, doc: Any, names: frozenset[str]) -> bool:
+    """Whether a rule's problem is about its use of a table or derived fact that
+    a stand-in replaces (its type or values are not known): the one to fix is
+    the table or the declaration, already reported."""
+    if not names or problem.code not in _USE_CODES or not problem.pointer.startswith("/rules/"):
+        return False
+    # the value the problem is at, and the condition or ``set`` around it
+    node: Any = doc
+    near: list[Any] = []
+    for token in problem.pointer[1:].split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return False
+        if isinstance(node, dict) and any(k in node for k in _SUBJECT_KEYS):
+            near = [node]
+    return not names.isdisjoint(_words([node, *near]))
+
+
+def _used_where_left_out(problem: Problem, left_out: frozenset[str]) -> bool:
+    """Whether a definition said to be unused is named in a value left out of the
+    document for a problem in its YAML (a tag, a repeated key): it may be used there."""
+    if problem.code not in _UNUSED_CODES:
+        return False
+    name = problem.pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+    return name in left_out
 
 
 def _stand_ins(doc: Any, problems: list[Problem]) -> tuple[Any, list[str]]:
-    """The document with every parameter and calendar the schema found a mistake
-    in replaced by a stand-in, and the pointers of the entries replaced: the rules
-    that use them are checked all the same, and nothing more is said about an
-    entry that is already reported."""
+    """The document with every parameter, table, calendar, derived fact and
+    template the schema found a mistake in replaced by a stand-in, and the pointers of the
+    entries replaced: the rules that use them are checked all the same, and
+    nothing more is said about an entry that is already reported."""
     if not isinstance(doc, dict):
         return doc, []
     replaced: list[str] = []

@@ -210,6 +210,13 @@ class LoadedDocument:
     data: Any
     positions: Positions
     problems: tuple[Problem, ...]
+    #: when the only problems are in some values (a tag, a value its tag cannot
+    #: read, a repeated or merge key): the rest of the document as read, each of
+    #: those values left out (None, or the first of a repeated key kept), so that
+    #: the rest can still be checked; None otherwise
+    partial: Any = None
+    #: the text of every value left out of ``partial``, as written
+    left_out: tuple[str, ...] = ()
 
 
 def escape_pointer(token: str) -> str:
@@ -230,7 +237,7 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
 
     Returns:
         The data, the positions of every node, and problems found while
-        loading. When problems is non-empty, data is None.
+        loading. When problems is non-empty, data is None (see ``partial``).
     """
     positions = Positions()
     if isinstance(text, bytes):
@@ -293,7 +300,7 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
     walker = _Walker(positions, problems, file)
     data = walker.build(node, "")
     if problems:
-        return LoadedDocument(None, positions, tuple(problems))
+        return LoadedDocument(None, positions, tuple(problems), data, tuple(walker.left_out))
     return LoadedDocument(data, positions, ())
 
 
@@ -393,6 +400,8 @@ class _Walker:
         self.file = file
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
+        #: the text of each value left out of the data because of a problem
+        self.left_out: list[str] = []
 
     def build(self, node: yaml.Node, pointer: str) -> Any:
         try:
@@ -410,6 +419,14 @@ class _Walker:
                 )
             )
             return None
+
+    def _leave_out(self, node: yaml.Node) -> None:
+        """Keep the text of a value left out of the data, as written: the names
+        in it may be used there (see ``LoadedDocument.left_out``)."""
+        start, end = node.start_mark, node.end_mark
+        buffer = getattr(start, "buffer", None)
+        if isinstance(buffer, str) and end is not None:
+            self.left_out.append(buffer[start.pointer : end.pointer])
 
     def _problem(
         self, code: str, message: str, pointer: str, node: yaml.Node, suggestion: str | None = None
@@ -439,6 +456,7 @@ class _Walker:
                 node,
                 "remove the tag (the text after '!!' or '!')",
             )
+            self._leave_out(node)
             return None
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
@@ -451,9 +469,12 @@ class _Walker:
                         key_node,
                         "write the keys out in full",
                     )
+                    self._leave_out(value_node)  # an alias: the text of what it stands for
                     continue
                 if not isinstance(key_node, yaml.ScalarNode):
                     self._problem("bad-key", "a key must be plain text", pointer, key_node)
+                    self._leave_out(key_node)
+                    self._leave_out(value_node)
                     continue
                 key = str(key_node.value)
                 child = f"{pointer}/{escape_pointer(key)}"
@@ -465,6 +486,7 @@ class _Walker:
                         key_node,
                         "remove or rename one of them",
                     )
+                    self._leave_out(value_node)
                     continue
                 self.positions.add_key(child, key_node)
                 result[key] = self._build(value_node, child)
@@ -493,6 +515,7 @@ class _Walker:
                 message = f"{show_value(str(node.value))} cannot be read as a number"
                 suggestion = "write a number such as 7, or put the text in quotes"
             self._problem("yaml-value", message, pointer, node, suggestion)
+            self._leave_out(node)
             return None
 
 

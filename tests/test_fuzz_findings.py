@@ -122,7 +122,7 @@ def test_invisible_characters_in_a_name_are_shown(tmp_path: Path) -> None:
     code, err = _evaluate(path)
     assert code == 1
     assert err == (
-        f'{path}:2:9: unknown-fact: /st\u200bage: "st\\u200Bage" is not a known fact '
+        f'{path}:2:1: unknown-fact: /st\u200bage: "st\\u200Bage" is not a known fact '
         "(did you mean 'stage'?)\n"
     )
 

@@ -239,7 +239,7 @@ def test_json_facts_problems_have_positions(tmp_path: Path) -> None:
     assert err.splitlines()[:2] == [
         f"{path}:2:11: invalid-fact: /stage: stage is 'last'; expected one of first, "
         "intermediate, final",
-        f"{path}:3:13: unknown-fact: /industy: 'industy' is not a known fact "
+        f"{path}:3:2: unknown-fact: /industy: 'industy' is not a known fact "
         "(did you mean 'industry'?)",
     ]
 
@@ -253,7 +253,7 @@ def test_json_positions_follow_nesting_and_escapes(tmp_path: Path) -> None:
     )
     code, _, err = run("evaluate", str(path))
     assert code == 1
-    assert f'{path}:1:10: unknown-fact: /a"{{: ' in err
+    assert f'{path}:1:2: unknown-fact: /a"{{: ' in err
     assert f"{path}:3:25: invalid-fact: /promised_materials: " in err
 
 

@@ -134,8 +134,13 @@ def test_a_schema_mistake_in_one_rule_does_not_hide_the_mistakes_of_others() -> 
     with pytest.raises(PolicyError) as caught:
         load_policy_text(broken)
     assert {p.code for p in caught.value.problems} == {"unknown-key", "missing-key", "unknown-fact"}
-    # a mistake elsewhere outside the rules still stops there: the rules cannot be judged
+    # a mistake in a table does not hide them either: a stand-in replaces the table
     broken = edited.replace("    key: industry\n", "    key: [industry]\n", 1)
     with pytest.raises(PolicyError) as caught:
         load_policy_text(broken)
-    assert {p.code for p in caught.value.problems} == {"unknown-key", "wrong-type"}
+    assert {p.code for p in caught.value.problems} == {"unknown-key", "wrong-type", "unknown-fact"}
+    # a mistake in a whole section still stops there: the rules cannot be judged
+    broken = edited.replace("\ntables:\n", "\ntable:\n", 1)
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(broken)
+    assert {p.code for p in caught.value.problems} == {"unknown-key"}
