@@ -270,15 +270,15 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
         mark = exc.problem_mark or exc.context_mark
         if mark is not None and _is_tab(text, mark.index, str(exc.problem)):
             return _tab(text, mark, file, positions)
-        what = exc.problem or exc.context or "invalid YAML"
+        line, column, what, suggestion = _syntax(text, exc)
         return _fail(
             "yaml-syntax",
             f"the YAML cannot be read: {what}",
             file,
             positions,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            suggestion="check the indentation and quoting on this line and the one before it",
+            line=line,
+            column=column,
+            suggestion=suggestion,
         )
     except yaml.YAMLError as exc:
         return _fail("yaml-syntax", f"the YAML cannot be read: {exc}", file, positions)
@@ -302,6 +302,154 @@ def load_yaml(text: str | bytes, file: str | None = None) -> LoadedDocument:
     if problems:
         return LoadedDocument(None, positions, tuple(problems), data, tuple(walker.left_out))
     return LoadedDocument(data, positions, ())
+
+
+_CHECK = "check the indentation and quoting on this line and the one before it"
+_OPENERS = {"flow mapping": ("{", "}"), "flow sequence": ("[", "]")}
+
+
+def _syntax(text: str, exc: yaml.MarkedYAMLError) -> tuple[int | None, int | None, str, str]:
+    """Where a YAML syntax error most likely is, and what it is, in words: line,
+    column, message, suggestion. PyYAML names the place it stopped, often lines
+    after the mistake (a quote left open runs on to the next quote), in its own
+    terms (``expected <block end>, but found '<scalar>'``)."""
+    mark = exc.problem_mark or exc.context_mark
+    at = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    opened = exc.context_mark
+    if context == "while scanning a quoted scalar" and opened is not None:
+        quote = text[opened.index : opened.index + 1]
+        return (
+            opened.line + 1,
+            opened.column + 1,
+            f"the quote {quote} at line {opened.line + 1} column {opened.column + 1} is never "
+            "closed",
+            f"close it with {quote} at the end of its text, or remove it",
+        )
+    if mark is not None and problem.startswith("expected"):
+        quoted = _quote_run_on(text, mark)
+        if quoted is not None:
+            return quoted
+    for kind, (start, end) in _OPENERS.items():
+        if context == f"while parsing a {kind}" and opened is not None:
+            where = f"line {opened.line + 1} column {opened.column + 1}"
+            return (
+                opened.line + 1,
+                opened.column + 1,
+                f"the '{start}' at {where} is not closed: YAML expected ',' or '{end}' "
+                f"before line {at[0]} column {at[1]}",
+                f"close it with '{end}' (usually at the end of line {opened.line + 1}), "
+                "and separate its items with ', '",
+            )
+    lines = text.splitlines()
+    if mark is None or mark.line >= len(lines):
+        return (*at, problem or context or "invalid YAML", _CHECK)
+    here = lines[mark.line]
+    indent = len(here) - len(here.lstrip(" "))
+    before = _line_before(lines, mark.line)
+    if problem == "mapping values are not allowed here":
+        if before is not None and indent > _key_column(lines[before]) and ": " in lines[before]:
+            return (
+                *at,
+                f"line {mark.line + 1} is indented more than line {before + 1}, so YAML reads "
+                f"it as more of line {before + 1}'s value, and its ':' as out of place",
+                f"indent it by {_key_column(lines[before])} spaces, as line {before + 1}, if it "
+                "is a key of its own",
+            )
+        key = here.strip().split(":", 1)[0].lstrip("- ")
+        return (
+            *at,
+            "this value has ': ' in it, which YAML reads as the start of another key",
+            f'put the value in double quotes: {key}: "..."',
+        )
+    if problem == "could not find expected ':'" and opened is not None:
+        return (
+            opened.line + 1,
+            opened.column + 1,
+            f"line {opened.line + 1} has no ':' after its first word, so YAML cannot tell "
+            "its key from its value",
+            "write key: value, with ':' and a space after the key",
+        )
+    if problem.startswith("expected <block end>, but found"):
+        other = lines[before] if before is not None else ""
+        if here.lstrip().startswith("- ") and other.lstrip().startswith("- "):
+            return (
+                *at,
+                f"the item at line {mark.line + 1} is indented by {indent} spaces, and the one "
+                f"at line {before + 1 if before is not None else 0} by "
+                f"{len(other) - len(other.lstrip(' '))}: YAML does not read them as one list",
+                "indent the items of a list alike, by more than the key that holds the list",
+            )
+        levels = sorted(
+            {_key_column(lines[i]) for i in range(_start(exc), mark.line) if _content(lines[i])}
+        )
+        shown = ", ".join(map(str, levels[:-1])) + f" or {levels[-1]}" if len(levels) > 1 else ""
+        return (
+            *at,
+            f"line {mark.line + 1} is indented by {indent} space{'s' if indent != 1 else ''}, "
+            "which does not line up with the lines above it"
+            + (f" (they use {shown})" if shown else ""),
+            "indent it as the lines it belongs with; YAML counts every space",
+        )
+    if problem.startswith("found character") and "cannot start any token" in problem:
+        return (*at, f"a value cannot start with {problem.split()[2]} unless quoted", _QUOTE_IT)
+    return (*at, problem or context or "invalid YAML", _CHECK)
+
+
+_QUOTE_IT = 'put the value in double quotes: "..."'
+
+
+def _quote_run_on(text: str, mark: Any) -> tuple[int, int, str, str] | None:
+    """A quoted text that ran on over lines to end just where PyYAML stopped:
+    most likely its closing quote is missing, and it took in the lines after it."""
+    last: Any = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (
+        isinstance(last, yaml.ScalarToken)
+        and last.style in ('"', "'")
+        and last.start_mark.line < last.end_mark.line == mark.line
+    ):
+        start, end = last.start_mark, last.end_mark
+        return (
+            start.line + 1,
+            start.column + 1,
+            f"the quote {last.style} at line {start.line + 1} column {start.column + 1} is not "
+            f"closed on its line, so the text runs on to the next {last.style} at line "
+            f"{end.line + 1} column {end.column}",
+            f"close the quote at the end of line {start.line + 1}, or remove it",
+        )
+    return None
+
+
+def _content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _line_before(lines: list[str], number: int) -> int | None:
+    """The index of the last line with content before ``number``."""
+    for i in range(number - 1, -1, -1):
+        if _content(lines[i]):
+            return i
+    return None
+
+
+def _key_column(line: str) -> int:
+    """Where a line's key starts (after its indentation and any '- ')."""
+    column = len(line) - len(line.lstrip(" "))
+    while line[column:].startswith("- "):
+        column += 2 + len(line[column + 2 :]) - len(line[column + 2 :].lstrip(" "))
+    return column
+
+
+def _start(exc: yaml.MarkedYAMLError) -> int:
+    return exc.context_mark.line if exc.context_mark is not None else 0
 
 
 def _fail(

@@ -116,7 +116,10 @@ def test_evaluate_bad_facts_points_at_the_line() -> None:
 def test_evaluate_broken_yaml_is_a_clean_error() -> None:
     code, _, err = run("evaluate", "-", input="interview_at: [2026-03-02\n")
     assert code == 1
-    assert err.startswith("<stdin>:2:1: yaml-syntax: /: the YAML cannot be read")
+    assert err.startswith(  # at the '[' left open, not where PyYAML stopped
+        "<stdin>:1:15: yaml-syntax: /: the YAML cannot be read: the '[' at line 1 column 15 "
+        "is not closed"
+    )
 
 
 def test_evaluate_unknown_policy_and_bad_as_of() -> None:
