@@ -426,6 +426,9 @@ def _suggestion(spec: FactSpec, value: Any) -> str | None:
         return "write true or false without quotes"
     if spec.kind == "int" and isinstance(value, str) and value.strip().isdigit():
         return "write the number without quotes"
+    if spec.kind == "list" and isinstance(value, str) and value.strip():
+        items = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return f"make it a list, even of one item: [{', '.join(items)}]"
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -169,6 +170,19 @@ def _describe(error: ValidationError, root: dict[str, Any]) -> tuple[str, str, s
             f"{show_value(inst)} does not have the expected form",
             hint or f"it must match {error.validator_value}",
         )
+    if v == "minItems" and isinstance(inst, list) and inst:
+        n = error.validator_value
+        exact = schema.get("maxItems") == n
+        return (
+            "too-few-items",
+            f"{'exactly' if exact else 'at least'} {n} items are needed here, not {len(inst)}",
+            hint
+            or (
+                "write both ends: [low, high]"
+                if exact and n == 2 and _field(error) == "'between'"
+                else None
+            ),
+        )
     if v in ("minItems", "minProperties"):
         return "empty", "this must not be empty", hint
     if v == "minLength":
@@ -231,11 +245,15 @@ def _type_fix(inst: Any, want: Any) -> str | None:
     if wants == {"string"} and isinstance(inst, bool):
         return f"put quotes around it if it is meant as text: '{show_value(inst)}'"
     if isinstance(inst, str) and wants & {"number", "integer"}:
+        if re.fullmatch(r"\s*-?\d+,\d+\s*", inst):  # a decimal comma: 14,5
+            return f"write a decimal point, not a comma: {inst.strip().replace(',', '.')}"
         try:
             float(inst)
         except ValueError:
             return None
         return f"remove the quotes: {inst.strip()}"
+    if isinstance(inst, str | int | float) and not isinstance(inst, bool) and wants == {"array"}:
+        return f"make it a list, even of one item: [{show_value(inst, quote=False)}]"
     if isinstance(inst, str) and "boolean" in wants:
         return "write true or false, without quotes"
     if isinstance(inst, dict) and "array" in wants:
