@@ -596,7 +596,7 @@ def _compile_leaf(
                 "unknown-key",
                 f"'{unknown[0]}' is not a condition key",
                 did_you_mean(unknown[0], sorted(known))
-                or "see docs/policy-language.md for the operators",
+                or f"a condition takes {', '.join(SUBJECTS)} and one of {', '.join(OPERATORS)}",
             )
         )
         return None
