@@ -11,6 +11,7 @@ or once per failed row, and hands it in as callables.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "loads",
     "loads_facts",
     "next_recommendation",
+    "repeated_keys",
 ]
 
 
@@ -90,7 +92,9 @@ def has_surrogate(value: Any) -> bool:
 
 def loads_facts(item: bytes) -> Any:
     """``loads(item)``, except None for a line whose text holds a lone surrogate,
-    which UTF-8 cannot hold (``decode`` then says what is wrong with it).
+    which UTF-8 cannot hold, or whose object names a key twice, which JSON
+    readers take silently as its last value (``decode`` then says what is wrong
+    with it).
 
     orjson refuses lone surrogates, so only a line it refused can hold one.
     """
@@ -99,9 +103,49 @@ def loads_facts(item: bytes) -> Any:
     except orjson.JSONDecodeError:
         value = json.loads(item)
         return None if has_surrogate(value) else value
+    if type(value) is dict:
+        facts: dict[str, Any] = value
+        # Unless a '"' is escaped (\"), every '"' delimits text, so each '":'
+        # (or '" :') ends a key: more of those than keys, and a key may be named
+        # twice. Such a line, and a line with an escaped quote (one may stand
+        # before a ':'), is read again, key by key, to be sure.
+        if b'\\"' in item:
+            unsure = True
+        else:
+            ends = item.count(b'":')
+            if ends < len(facts):
+                ends = len(_KEY_END.findall(item))
+            unsure = ends > len(facts)
+        if unsure and repeated_keys(item):
+            return None
     if has_float(value):
         return json.loads(item)
     return value
+
+
+_KEY_END = re.compile(rb'"\s*:')
+
+
+def repeated_keys(item: bytes | str) -> list[str]:
+    """The keys that a JSON object's line names more than once, at its top level
+    (none when the line is not a JSON object)."""
+    levels: list[list[str]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        twice: list[str] = []
+        for key, _ in items:
+            if key in seen and key not in twice:
+                twice.append(key)
+            seen.add(key)
+        levels.append(twice)
+        return dict(items)
+
+    try:
+        value = json.loads(item, object_pairs_hook=pairs)
+    except ValueError:
+        return []
+    return levels[-1] if isinstance(value, dict) and levels else []
 
 
 def encode_id(aid: str | None) -> str:

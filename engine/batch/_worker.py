@@ -19,7 +19,7 @@ from typing import Any
 
 from .._errors import FactsError, Problem, json_fix, show_value
 from .._facts import FACT_KINDS
-from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts
+from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts, repeated_keys
 from .._yaml import escape_pointer
 from ._job import BatchJob, load_evaluator
 from ._readers import _DELIMITER_WORDS, BadCsvRow, InputSpec, RawChunk, read_chunks, shown
@@ -297,7 +297,10 @@ def decode_row(
     if kind == "jsonl":
         try:
             value = loads_facts(item)
-            if value is None:  # text that UTF-8 cannot hold
+            if value is None:  # text that UTF-8 cannot hold, or a key named twice
+                twice = repeated_keys(item)
+                if twice:
+                    raise RowError(*(_named_twice(key) for key in twice))
                 value = loads(item)
                 if isinstance(value, dict):
                     raise RowError(*_lone_surrogates(value))
@@ -330,6 +333,17 @@ def decode_row(
         _check_text(item, columns)
         return coerce_cells(columns, item, sep)
     return _record(item)
+
+
+def _named_twice(key: str) -> Problem:
+    return Problem(
+        "duplicate-key",
+        f"the key {show_value(key)} appears twice in this row; JSON readers would silently "
+        "keep only the last",
+        "/" + escape_pointer(key),
+        suggestion="remove or rename one of them",
+        value=key,
+    )
 
 
 #: Python's words for a value, where JSON has its own
