@@ -249,6 +249,14 @@ class _Signals:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+class _DelimiterChoice(click.Choice):  # type: ignore[type-arg]
+    """The choices of ``--csv-delimiter``, where a tab typed as such (``$'\\t'``)
+    or as ``\\t`` is ``tab``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert("tab" if value in ("\t", "\\t") else value, param, ctx)
+
+
 @contextlib.contextmanager
 def _executor(dask: str | None, workers: int) -> Iterator[Executor | None]:
     if dask is None:
@@ -326,7 +334,7 @@ See docs/batch.md for the input formats, the errors file and the summary.
 )
 @click.option(
     "--csv-delimiter",
-    type=click.Choice(["auto", *CSV_DELIMITERS]),
+    type=_DelimiterChoice(["auto", *CSV_DELIMITERS]),
     default="auto",
     metavar="SEP",
     help="What separates CSV cells: ',', ';', tab or '|'. Default auto: tab in a .tsv "

@@ -641,9 +641,19 @@ def _delimiter_hint(names: Sequence[str], sep: str, auto: bool) -> str | None:
         if char == sep or char not in line:
             continue
         known = sum(part.strip().strip('"') in FACTS for part in line.split(char))
+        if sep in line:  # both between the names: one file, one delimiter
+            both = re.split(f"[{re.escape(sep + char)}]", line)
+            if sum(part.strip().strip('"') in FACTS for part in both) > max(known, known_now):
+                return (
+                    f"the header has both {_DELIMITER_WORDS[sep][1]} and "
+                    f"{_DELIMITER_WORDS[char][1]} between its names: use one of them "
+                    "throughout the file"
+                )
         if known >= 2 and known > known_now:
             how = (
-                f"it has {_DELIMITER_WORDS[sep][1]} too, and those are taken first"
+                "the file's name ends in .tsv, which is read as tab-separated"
+                if auto and sep == "\t" and len(names) == 1
+                else f"it has {_DELIMITER_WORDS[sep][1]} too, and those are taken first"
                 if auto
                 else f"it was read with --csv-delimiter {_option_text(_DELIMITER_OPTION[sep])}"
             )

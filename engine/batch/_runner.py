@@ -682,8 +682,6 @@ def _run(
     if err_target is not None:
         finishing.callback(OutputLock(err_target, errors or err_target).release)
     cp_path = checkpoint_path(target) if target else None
-    if cp_path and output and not options.resume and not options.restart:
-        _refuse_unfinished(cp_path, output)  # before anything is touched
     policy = load_evaluator(job.policy)
     explicit_as_of = bool(job.as_of)
     resumable = target is not None and source.is_file
@@ -700,6 +698,8 @@ def _run(
             os.path.dirname(cp_path or ""),
             f"{policy.name}@{policy.version}",
         )
+    if cp_path and output and not options.resume and not options.restart:
+        _refuse_unfinished(cp_path, output, fingerprint)  # before anything is touched
     if options.resume and cp_path and target and output:
         checkpoint = _load_checkpoint(cp_path, output)
         if checkpoint is not None:
@@ -1007,13 +1007,15 @@ def _when(iso: str) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _refuse_unfinished(cp_path: str, output: str) -> None:
+def _refuse_unfinished(cp_path: str, output: str, fingerprint: dict[str, Any]) -> None:
     """Refuse to start over, unasked, where an interrupted run left its
     checkpoint: its work would be thrown away.
 
     Raises:
         UnfinishedRun: naming the rows done, when the run started, and the two
-            ways on (``--resume`` or ``--restart``).
+            ways on (``--resume`` or ``--restart``); or, when this run's input
+            or options differ from the interrupted one's (so that ``--resume``
+            would be refused), what differs and ``--restart``.
     """
     if not os.path.lexists(cp_path):
         return
@@ -1033,6 +1035,19 @@ def _refuse_unfinished(cp_path: str, output: str) -> None:
         except OSError:
             when = ""
     done = f"{checkpoint.rows:,} row{'' if checkpoint.rows == 1 else 's'} done"
+    if fingerprint:
+        try:
+            _check_same_run(checkpoint, fingerprint)
+        except CheckpointMismatch as exc:
+            detail = (
+                str(exc)
+                .removeprefix("cannot resume: ")
+                .replace(f"; or {_RESTART}", "; or add --restart to discard it and start over")
+            )
+            raise UnfinishedRun(
+                f"{output} has an interrupted run ({done}{', ' + when if when else ''}) "
+                f"that this one cannot go on with: {detail}"
+            ) from None
     raise UnfinishedRun(
         f"{output} has an interrupted run ({done}{', ' + when if when else ''}): add --resume "
         f"to go on from row {checkpoint.rows + 1:,}, or --restart to start over"
@@ -1112,7 +1127,6 @@ _FINGERPRINT_WORDS: dict[str, tuple[str, str]] = {
 }
 #: fingerprint keys whose values are options worth showing: the option that sets each
 _OPTIONS = {
-    "input_format": "--input-format",
     "errors_file": "--errors",
     "backend": "--backend",
     "trace": "--trace",
@@ -1158,7 +1172,11 @@ def _differences(checkpoint: Checkpoint, fingerprint: dict[str, Any], changed: l
     shown_policy = False
     edited = ""
     for key in [k for k in _FINGERPRINT_WORDS if k in changed]:
-        if key in _OPTIONS:
+        if key == "input_format":  # read from the file's name unless --input-format says
+            then.append(f"{str(old.get(key)).upper()} input")
+            now.append(f"{str(fingerprint.get(key)).upper()} input")
+            other.append("give the input in the format it had (or --input-format)")
+        elif key in _OPTIONS:
             option = _OPTIONS[key]
             then.append(_option(option, old.get(key)))
             now.append(_option(option, fingerprint.get(key)))
