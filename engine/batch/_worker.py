@@ -322,7 +322,8 @@ def decode_row(
             raise RowError(
                 Problem(
                     "not-an-object",
-                    f"this line is a JSON {type(value).__name__}, not an object of facts",
+                    f"this line is {_JSON_KINDS.get(type(value), 'a JSON value')}, "
+                    "not an object of facts",
                     "",
                     suggestion='write {"applicant_id": ..., "interview_at": ...}',
                 )
@@ -333,6 +334,17 @@ def decode_row(
         _check_text(item, columns)
         return coerce_cells(columns, item, sep)
     return _record(item)
+
+
+#: what a line that is JSON but not an object holds, in JSON's words
+_JSON_KINDS = {
+    list: "a JSON list",
+    str: "a JSON text (string)",
+    int: "a JSON number",
+    float: "a JSON number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 def _named_twice(key: str) -> Problem:
