@@ -350,27 +350,31 @@ def compile_policy(
     failed: list[Any] = []  # rules that did not compile: what they use is not known exactly
     seen_ids: dict[str, int] = {}
     for i, raw in enumerate(doc["rules"]):
+        ptr = f"/rules/{i}"
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        # (an id the schema found a mistake in is not compared: it is reported already)
+        repeated = False
+        if isinstance(rid, str) and not any(pointer_under(b, f"{ptr}/id") for b in broken_at):
+            repeated = rid in seen_ids
+            if repeated:
+                out.add(
+                    "duplicate-rule-id",
+                    f"{ptr}/id",
+                    f"the rule id '{rid}' is already used by rule {seen_ids[rid] + 1} "
+                    f"(/rules/{seen_ids[rid]})",
+                    "give every rule its own id",
+                    rid,
+                )
+            else:
+                seen_ids[rid] = i
         if i in skip_rules:
             failed.append(raw)
-            _check_broken_rule(
-                raw, f"/rules/{i}", cenv, tables, templates, derived_decl, out, broken_at
-            )
+            _check_broken_rule(raw, ptr, cenv, tables, templates, derived_decl, out, broken_at)
             continue
-        ptr = f"/rules/{i}"
-        rid = raw["id"]
-        if rid in seen_ids:
-            out.add(
-                "duplicate-rule-id",
-                f"{ptr}/id",
-                f"the rule id '{rid}' is already used by rule {seen_ids[rid] + 1} (/rules/{seen_ids[rid]})",
-                "give every rule its own id",
-                rid,
-            )
-            failed.append(raw)
-            continue
-        seen_ids[rid] = i
+        # a rule with a repeated id is checked all the same: its own mistakes are
+        # reported now, not only once it is renamed
         rule = _rule(raw, i, ptr, cenv, tables, templates, derived_decl, out)
-        if rule is not None:
+        if rule is not None and not repeated:
             rules.append(rule)
         else:
             failed.append(raw)
@@ -533,7 +537,7 @@ def _tables(
                 did_you_mean(key, fact_types),
                 key,
             )
-            continue
+            # the table stays (its rows are checked, its uses are not told it is missing)
         want = spec["type"]
 
         def ok_type(v: Any, want: str = want) -> bool:
@@ -596,7 +600,10 @@ def _calendars(
                 f"'{match}' is not an input fact",
                 did_you_mean(match, FACTS),
             )
-            continue
+            # the calendar stays without it: its uses are not told it is missing
+            match, unknown_match = None, True
+        else:
+            unknown_match = False
         windows: list[cal.SlowdownWindow] = []
         ids: dict[str, int] = {}
         for i, w in enumerate(spec["windows"]):
@@ -631,7 +638,7 @@ def _calendars(
                 ends.append(md)
             applies = w.get("applies_to")
             if applies is not None:
-                if match is None:
+                if match is None and not unknown_match:
                     out.add(
                         "bad-calendar",
                         f"{wptr}/applies_to",

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date as _date
 from typing import Any
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Problem",
     "did_you_mean",
     "json_fix",
+    "other_date",
     "show_value",
     "yaml_number",
 ]
@@ -290,3 +292,58 @@ def json_fix(msg: str) -> str | None:
     if msg.startswith("Extra data"):
         return "a facts file holds one object { ... }; remove what follows it"
     return None
+
+
+#: a date written the way people write it, not year-month-day with two digits
+#: each (12/01/2026, 12.01.26, 2026/1/12; 2026-3-1 or 1-3-2026, which an
+#: expression would read as subtractions): the day and month, then the year,
+#: or the year first
+_OTHER_DATE = re.compile(
+    r"(\d{1,4})([/.])(\d{1,2})\2(\d{2,4})"
+    r"|(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])"
+    r"|(\d{1,2})-(\d{1,2})-(\d{4})(?![\d-])"
+)
+
+
+def other_date(text: str, start: int = 0) -> tuple[str, str] | None:
+    """A date written otherwise than year-month-day with two digits each, at
+    ``start`` of ``text``: (the date as written, how to write it), or None."""
+    found = _OTHER_DATE.match(text, start)
+    if found is None:
+        return None
+    groups = [g for g in found.groups() if g is not None]
+    first, second, third = (groups[0], groups[2], groups[3]) if len(groups) == 4 else groups
+    written = found.group(0)
+    if written[4:5] == "-" and all(len(p) == 2 for p in (second, third)):
+        return None  # 2026-03-01 is how dates are written
+    clock = _CLOCK.match(text, found.end())
+    time = f"T{int(clock.group(1)):02d}:{clock.group(2)}{clock.group(3) or ''}" if clock else ""
+    return written + (clock.group(0) if clock else ""), _date_fix(
+        written, first, second, third, time
+    )
+
+
+#: the time of day after a date (T14:30, 9:05:00)
+_CLOCK = re.compile(r"[T ](\d{1,2}):(\d{2})(:\d{2})?(?![\d:])")
+
+
+def _date_fix(written: str, first: str, second: str, third: str, time: str = "") -> str:
+    """How to write the date of three numbers (and the time of day after them):
+    year first when the first has four digits, else month/day or day/month and
+    the year."""
+    if len(first) == 4:  # 2026/01/12, 2026-1-12: year first already
+        candidates = [(first, second, third)]
+    else:
+        year = third if len(third) == 4 else f"20{third}"
+        candidates = [(year, first, second), (year, second, first)]  # month/day, day/month
+    ways: list[str] = []
+    for year, month, day in candidates:
+        try:
+            ways.append(_date(int(year), int(month), int(day)).isoformat() + time)
+        except ValueError:
+            continue
+    if len(set(ways)) == 1:
+        return f"write {ways[0]}"
+    if len(ways) == 2:
+        return f"write {ways[0]} if {written} is month/day, or {ways[1]} if it is day/month"
+    return "write the date as year-month-day, e.g. 2026-03-31"

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from . import _calendar as cal
+from ._errors import other_date
 from ._facts import as_datetime, parse_moment, read_fact
 
 __all__ = [
@@ -121,6 +122,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
                 f"unexpected '{bad[:1]}' at character {at + 1}", at
             )
         kind = m.lastgroup or ""
+        if kind == "num" and (wrong := _other_date(text, m.start(kind))) is not None:
+            raise wrong  # 2026-3-1 would be read as 2026 - 3 - 1
         if len(out) == MAX_PARTS:
             raise _too_long(m.start(kind))
         out.append((kind, m.group(kind), m.start(kind)))
@@ -140,39 +143,17 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     return folded
 
 
-# a date written the way people write it, not the way the policy reads it
-_OTHER_DATE = re.compile(r"(\d{1,4})([/.])(\d{1,2})\2(\d{2,4})")
-
-
 def _other_date(text: str, at: int) -> ExprError | None:
-    """The error for a date such as 12/01/2026 or 12.01.2026 around character ``at``
-    (where the tokens stopped: at its first '/' or '.'), or None when there is none."""
+    """The error for a date such as 12/01/2026, 12.01.2026 or 2026-3-1 around
+    character ``at`` (where the tokens stopped: at its first '/' or '.'; or where
+    a number starts), or None when there is none."""
     start = at
     while start > 0 and (text[start - 1].isdigit() or text[start - 1] in "/."):
         start -= 1  # (31.12 was read as a number before the second '.')
-    found = _OTHER_DATE.match(text, start)
+    found = other_date(text, start)
     if found is None:
         return None
-    first, _, second, third = found.groups()
-    if len(first) == 4:  # 2026/01/12: year first already
-        candidates = [(first, second, third)]
-    else:
-        year = third if len(third) == 4 else f"20{third}"
-        candidates = [(year, first, second), (year, second, first)]  # month/day, day/month
-    ways = []
-    for year, month, day in candidates:
-        try:
-            ways.append(date(int(year), int(month), int(day)).isoformat())
-        except ValueError:
-            continue
-    written = found.group(0)
-    suggestion = (
-        f"write {ways[0]}"
-        if len(set(ways)) == 1
-        else f"write {ways[0]} if {written} is month/day, or {ways[1]} if it is day/month"
-        if len(ways) == 2
-        else "write the date as year-month-day, e.g. 2026-03-31"
-    )
+    written, suggestion = found
     return ExprError(
         f"'{written}' at character {start + 1} is not a date the policy can read: "
         "dates are written year-month-day, e.g. 2026-03-31",

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
 
-from ._errors import FactsError, Problem, did_you_mean, show_value
+from ._errors import FactsError, Problem, did_you_mean, other_date, show_value
 from ._yaml import Positions
 
 __all__ = [
@@ -423,7 +423,12 @@ def _suggestion(spec: FactSpec, value: Any) -> str | None:
     if spec.kind == "country" and isinstance(value, str) and len(value) == 2:
         return "this country has no public holiday data; leave country out to skip holidays"
     if spec.kind == "bool" and isinstance(value, str):
-        return "write true or false without quotes"
+        # (yes, no, on and off are text, as in YAML 1.2 and JSON)
+        quoted = value.strip().lower() in ("true", "false")
+        return "write true or false without quotes" if quoted else "write true or false"
+    if spec.kind in ("date", "datetime") and isinstance(value, str):
+        other = other_date(value.strip())
+        return other[1] if other else None
     if spec.kind == "int" and isinstance(value, str) and value.strip().isdigit():
         return "write the number without quotes"
     if spec.kind == "list" and isinstance(value, str) and value.strip():

@@ -190,9 +190,9 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
                 "start from policies/interview-follow-up",
             )
         ]
-    problems = schema_problems("policy", tree, file, doc.positions)
+    schema = problems = schema_problems("policy", tree, file, doc.positions)
     if found:
-        problems = found + [p for p in problems if not _follows_from(p, found)]
+        problems = found + [p for p in schema if not _follows_from(p, found)]
     if problems:
         stand_in, replaced = _stand_ins(tree, problems)
         broken = _broken_rules(problems, stand_in, replaced)
@@ -201,9 +201,10 @@ def _parse(data: bytes, file: str | None, path: Path | None) -> tuple[Policy | N
         # the mistakes are inside some rules, in words, or in parameters, tables,
         # calendars, derived facts or templates (which stand-ins replace): the
         # rest is checked too
-        _, more = compile_policy(
-            stand_in, file, doc.positions, broken, frozenset(p.pointer for p in problems)
-        )
+        # the first value of a repeated key is kept and checked like any other
+        # (unless the schema found it wrong): only the other places are left alone
+        broken_at = frozenset(p.pointer for p in [*found, *schema] if p.code != "duplicate-key")
+        _, more = compile_policy(stand_in, file, doc.positions, broken, broken_at)
         names = _stood_in_names(replaced)
         left_out = _words(doc.left_out)
         more = [
@@ -266,11 +267,12 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 def _follows_from(problem: Problem, yaml_problems: list[Problem]) -> bool:
     """Whether a problem is only the consequence of a problem in the YAML: a value
-    left out for its tag (or a repeated key) says nothing more at or under its
-    place, and a mapping a merge key or a key that is not text was left out of
-    says nothing more about what it lacks."""
+    left out for its tag says nothing more at or under its place, a repeated key
+    nothing more at its place (the first value is kept: what is inside it is
+    checked), and a mapping a merge key or a key that is not text was left out
+    of says nothing more about what it lacks."""
     for y in yaml_problems:
-        if y.code in ("merge-key", "bad-key"):
+        if y.code in ("merge-key", "bad-key", "duplicate-key"):
             if problem.pointer == y.pointer:
                 return True
         elif pointer_under(problem.pointer, y.pointer):
