@@ -167,9 +167,41 @@ def _not_found(message: str, given: tuple[str, ...]) -> str:
     )
 
 
-def _folder_problem(folder: Path) -> str | None:
-    """What is wrong with a folder given as a folder of policies, or None."""
+def _own_versions(folder: Path) -> bool:
+    """Whether ``folder`` holds policy versions itself (``<version>.yaml``): it is
+    one policy's folder, not a folder of policies."""
+    from followup.engine._policy import semver_key
+
+    try:
+        files = [f for f in folder.iterdir() if f.suffix == ".yaml" and f.is_file()]
+    except OSError:
+        return False
+    for f in files:
+        try:
+            semver_key(f.stem)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _holder(folder: Path) -> Path:
+    """The folder that holds ``folder``, as the user would write it."""
+    if folder.name in ("", ".", ".."):
+        return folder.resolve().parent
+    return folder.parent
+
+
+def _folder_problem(folder: Path, option: str = "--policies-dir ") -> str | None:
+    """What is wrong with a folder given as a folder of policies, or None
+    (``option``: how to give a folder, for the way out)."""
     if folder.is_dir():
+        if _own_versions(folder):
+            name = folder.resolve().name
+            return (
+                f"{folder} holds the versions of policy {name} itself; give the folder "
+                f"that holds it: {option}{_holder(folder)}"
+            )
         return None
     if folder.exists():
         return f"'{folder}' is a file, not a folder"
@@ -187,13 +219,17 @@ def _check_folders(given: tuple[str, ...]) -> None:
     a misspelt name would otherwise leave only the bundled policies, silently."""
     for d in given:
         problem = _folder_problem(Path(d))
+        if problem and " itself; " in problem:
+            raise click.BadParameter(problem, param_hint="'--policies-dir'")
         if problem:
             raise click.BadParameter(
                 f"{problem}; give the folder that holds your policies (<name>/<version>.yaml)",
                 param_hint="'--policies-dir'",
             )
     for folder in env_dirs():
-        problem = _folder_problem(folder)
+        problem = _folder_problem(folder, "FOLLOWUP_POLICIES=")
+        if problem and " itself; " in problem:
+            raise click.UsageError(f"FOLLOWUP_POLICIES names a folder of policies, but {problem}")
         if problem:
             raise click.UsageError(
                 f"FOLLOWUP_POLICIES names a folder of policies, but {problem}; "
@@ -249,6 +285,16 @@ def _check_file(path: Path, ctx: click.Context) -> tuple[str, list[Problem]]:
     return "policy", check_policy_file(path)
 
 
+def _no_file(path: Path) -> tuple[str, list[Problem]]:
+    """A path given to check that is not a file: said as a problem of its own."""
+    what = (
+        f"{path} is a folder; check takes files (without PATHS: every policy found)"
+        if path.is_dir()
+        else f"there is no file at {path}"
+    )
+    return "missing", [Problem("no-file", what, "", str(path))]
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT
@@ -259,8 +305,10 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     Without PATHS, checks every policy found (bundled, $FOLLOWUP_POLICIES and
     --policies-dir). A test file (<version>.tests.yaml) is checked without
     running its cases: its form, its facts, and every rule, caution, action,
-    template and derived fact it names. Exit 0 when all are valid, 1 when
-    problems were found, 2 when a file cannot be read.
+    template and derived fact it names. A path that is missing (or not a
+    file) is reported as a problem of its own and the other files are still
+    checked. Exit 0 when all are valid, 1 when problems were found, 2 when a
+    file is missing or cannot be read.
 
     \b
     Examples:
@@ -270,15 +318,14 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
       followup --policies-dir my-policies check --format json
     """
     files = [Path(p) for p in paths] or [r.path for r in list_policy_files(policy_dirs(_dirs(ctx)))]
-    for f in files:
-        if not f.is_file():
-            raise click.UsageError(f"no policy file at {f}")
-    checked = {str(f): _check_file(f, ctx) for f in files}
+    checked = {str(f): _check_file(f, ctx) if f.is_file() else _no_file(f) for f in files}
     if not paths:  # files in the policy folders that would never be read
         for stray in stray_policy_files(policy_dirs(_dirs(ctx))):
             checked[str(stray.file)] = ("policy", [stray])
     results = {f: probs for f, (_, probs) in checked.items()}
-    unreadable = any(p.code == "unreadable" for probs in results.values() for p in probs)
+    unreadable = any(
+        p.code in ("unreadable", "no-file") for probs in results.values() for p in probs
+    )
     if fmt == "json":
         click.echo(
             json.dumps(

@@ -393,7 +393,14 @@ def replay_text(outcome: ReplayOutcome) -> str:
     diff = outcome.differing
     failed = len(outcome.failed)
     tail = f" ({failed} of them could not be replayed)" if failed else ""
-    missing = len(outcome.results) - n
+    ended = len(outcome.without_line)
+    missing = len(outcome.results) - n - ended
+    if ended:
+        rows = "1 row of the input has" if ended == 1 else f"{ended} rows of the input have"
+        tail += (
+            f"; {rows} no decision line after line {outcome.last_line}: the decisions file "
+            "ends early (or rows were added to the input)"
+        )
     if missing:
         tail += (
             "; 1 row of the input failed in the batch, as it fails now"

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from followup.engine import FactsError, Problem
-from followup.engine._errors import json_fix, show_value
+from followup.engine._errors import json_fix, other_date, show_value
 from followup.engine._facts import parse_moment
 from followup.engine._yaml import (
     MAX_BYTES,
@@ -34,6 +34,8 @@ def read_facts(path: str) -> tuple[Any, str, Any]:
         except OSError as exc:
             raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         name = path
+    if name.endswith((".jsonl", ".ndjson")) or _several_objects(text):
+        _cohort_given(path)
     positions: Positions
     if name.endswith(".json"):
         data, positions = _read_json(text, name)
@@ -45,6 +47,30 @@ def read_facts(path: str) -> tuple[Any, str, Any]:
     if not isinstance(data, dict):
         raise FactsError([_not_facts(data, name, positions, json_file=name.endswith(".json"))])
     return data, name, positions
+
+
+def _several_objects(text: bytes) -> bool:
+    """Whether ``text`` holds several JSON objects, one a line (a cohort)."""
+    lines = [line.strip() for line in text[: 1 << 16].splitlines() if line.strip()]
+    if len(lines) < 2 or not all(line.startswith(b"{") for line in lines[:2]):
+        return False
+    try:
+        return all(isinstance(json.loads(line), dict) for line in lines[:2])
+    except ValueError:
+        return False
+
+
+def _cohort_given(path: str) -> None:
+    """Stop: a cohort (one JSON object a line) was given for one interview's facts."""
+    ctx = click.get_current_context(silent=True)
+    command = ctx.info_name if ctx is not None and ctx.info_name else "this command"
+    batch = f"followup batch {path}" + (
+        "" if path.endswith((".jsonl", ".ndjson", ".json")) else " --input-format jsonl"
+    )
+    raise click.UsageError(
+        f"{path} holds a cohort (one JSON object a line); {command} takes the facts of one "
+        f"interview: for a cohort of one JSON object per line use `{batch}`"
+    )
 
 
 def _not_facts(data: Any, name: str, positions: Positions, *, json_file: bool) -> Problem:
@@ -308,7 +334,9 @@ def parse_as_of(value: str | None) -> Any:
     try:
         return parse_moment(value)
     except (ValueError, OverflowError) as exc:
+        other = other_date(value.strip())
         raise click.BadParameter(
-            f"{show_value(value)} is not an ISO date (2026-03-02) or date-time (2026-03-02T14:30)",
+            f"{show_value(value)} is not an ISO date (2026-03-02) or date-time (2026-03-02T14:30)"
+            + (f"; {other[1]}" if other else ""),
             param_hint="--as-of",
         ) from exc

@@ -30,6 +30,7 @@ from followup.engine._log import (
     is_released,
     log_key,
     logged_policy,
+    not_a_log,
     replay,
     replay_batch,
     sniff,
@@ -38,8 +39,10 @@ from followup.engine._policy import semver_key, stray_policy_files
 from followup.engine._releases import (
     MISNAMED_TESTS,
     POLICY_NAME,
+    InstalledFolder,
     NoFolderGiven,
     ReleaseOutcome,
+    command_for,
     copied_releases_problem,
     list_versions,
     misnamed_tests,
@@ -109,10 +112,14 @@ def write_log(log: str | None, facts: Any, policy: Any, decision: Decision) -> N
     except LogError as exc:
         raise click.ClickException(str(exc)) from exc
     if not is_released(policy):
+        words = f"release {policy.name} {policy.version}"
+        path = Path(policy.path or ".")
+        laid_out = path.parent.name == policy.name and path.stem == policy.version
         click.echo(
             f"note: {policy.name} {policy.version} is a draft (not released); the logged "
             "decision replays only while the draft stays unchanged: release it with "
-            f"`followup release {policy.name} {policy.version}` before logging",
+            f"`{command_for(path.parent.parent, words) if laid_out else 'followup ' + words}` "
+            "before logging",
             err=True,
         )
 
@@ -145,7 +152,8 @@ def _not_facts(path: str, line: int | None, decision_id: str | None, example: st
                 f"{path} is the output of followup batch (decisions, not facts): give the "
                 "facts of one applicant, a row of the batch's input saved as a facts file"
             )
-    elif kind != "log":
+    elif kind != "log" and not (kind == "other" and not_a_log(path) is None):
+        # (a log whose first line is damaged is still a log: find_logged names the line)
         raise click.UsageError(
             f"--line and --id name a decision in a decision log, and {path} is not one "
             "(written by followup evaluate --log); give the log, or leave them out"
@@ -597,10 +605,16 @@ def _with_dir(folder: Path, command: str) -> str:
     return command if _in_env(folder) else f"followup --policies-dir {folder} {command[9:]}"
 
 
-def _written(action: Any) -> Any:
-    """Run ``action``; a folder that cannot be written is said, not shown as a traceback."""
+def _written(action: Any, option: str = "--into") -> Any:
+    """Run ``action``; a folder that cannot be written, or one inside the installed
+    package (``option`` named it), is said, not shown as a traceback."""
     try:
         return action()
+    except InstalledFolder as exc:
+        raise click.UsageError(
+            f"{option} names {exc.folder.parent}, a folder inside followup's installed "
+            "package, which is never written: choose a folder of your own (--into DIR)"
+        ) from exc
     except OSError as exc:
         where = exc.filename or "the folder"
         raise click.UsageError(
@@ -639,6 +653,7 @@ def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str, into: st
       FOLLOWUP_POLICIES=my-policies followup new-version interview-follow-up --major
     """
     mine = user_dirs(ctx)
+    _into_a_policy(into)
     try:
         made = _written(
             lambda: new_version(
@@ -647,7 +662,8 @@ def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str, into: st
                 policy_dirs(_dirs(ctx)),
                 into=None if into is None else Path(into),
                 fallback=mine[0] if mine else None,
-            )
+            ),
+            "--into" if into is not None else _whence(ctx),
         )
     except NoFolderGiven as exc:
         raise click.UsageError(
@@ -681,6 +697,21 @@ def new_version_cmd(ctx: click.Context, name: str, part: str, fmt: str, into: st
         "edit it, describe the change in its changelog, then: "
         + _with_dir(root, f"followup release {name} {made.version}")
     )
+
+
+def _into_a_policy(into: str | None) -> None:
+    """Refuse ``--into`` naming one policy's own folder (``my-policies/acme``): the
+    new files would land a level too deep, where followup never looks."""
+    from . import _folder_problem
+
+    problem = None if into is None else _folder_problem(Path(into), "--into ")
+    if problem is not None and " itself; " in problem:
+        raise click.BadParameter(problem, param_hint="'--into'")
+
+
+def _whence(ctx: click.Context) -> str:
+    """Where the first folder of the user's own comes from, to name it in a message."""
+    return "--policies-dir" if _dirs(ctx) else "$FOLLOWUP_POLICIES"
 
 
 def _policy_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -725,8 +756,12 @@ def new_policy_cmd(ctx: click.Context, name: str, source: str, into: str | None,
             f"say where to create '{name}': --into DIR (a folder of your own policies), or "
             "--policies-dir DIR; the policies installed with followup are no place for it"
         )
+    _into_a_policy(into)
     folder = Path(into) if into is not None else mine[0]
-    made = _written(lambda: new_policy(name, source, policy_dirs(_dirs(ctx)), folder))
+    made = _written(
+        lambda: new_policy(name, source, policy_dirs(_dirs(ctx)), folder),
+        "--into" if into is not None else _whence(ctx),
+    )
     if fmt == "json":
         _dump(
             {
@@ -836,7 +871,15 @@ def policies_cmd(ctx: click.Context, fmt: str) -> None:
             }
         )
     else:
-        click.echo(policies_text(versions))
+        lines = policies_text(versions).split("\n") if versions else [policies_text(versions)]
+        for i, v in enumerate(versions):
+            if v.copied_from is not None:  # its state is another policy's, not its own
+                state = {"released": f"released {v.released or ''}".rstrip(), "draft": "draft"}
+                old = state.get(v.status, "CHANGED since release")
+                lines[i] = lines[i].replace(
+                    f"  {old}  ", f"  RELEASES copied from {v.copied_from}  ", 1
+                )
+        click.echo("\n".join(lines))
         for p in skipped:
             click.echo(f"skipped {p.file}: {p.message} ({p.suggestion})")
         for p in copied:
@@ -867,7 +910,7 @@ def diff_cmd(
     Examples:
 
     \b
-      followup diff interview-follow-up@1.0.0 interview-follow-up@1.1.0
+      followup --policies-dir my-policies diff acme@1.0.0 acme@1.1.0
       followup diff demo@1.0.0 policies/demo/1.1.0.yaml --format json
       followup diff demo@1.0.0 demo@1.1.0 --cohort cohort.csv --as-of 2026-03-05
     """
@@ -917,6 +960,22 @@ def _replay_kind(path: str, cohort: str | None) -> None:
         raise click.UsageError(
             f"{path} is a decision log, which holds the facts of each decision: replay it "
             "without --input"
+        )
+    found = not_a_log(path) if kind == "other" else None
+    if found is not None:
+        what, words = found
+        wanted = "a decision log" if cohort is None else "the decisions of followup batch"
+        hint = {
+            "csv": "to replay a batch give its decisions and --input {}",
+            "parquet": "to replay a batch give its decisions and --input {}",
+            "facts": "to replay a batch give its decisions and --input {}",
+            "yaml": "facts are explained with followup explain {}",
+            "errors": "give it with --errors, after the batch's decisions and --input COHORT",
+        }.get(what, "give the log that followup evaluate --log wrote")
+        if cohort is not None and what in ("csv", "parquet", "facts"):
+            hint = "give the batch's decisions first, then its input with --input {}"
+        raise click.UsageError(
+            f"{path} is not {wanted}: its first line is {words}; {hint.format(path)}"
         )
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "log_key",
     "log_record",
     "logged_policy",
+    "not_a_log",
     "read_log",
     "replay",
     "replay_batch",
@@ -261,19 +262,11 @@ def read_log(path: str | Path) -> Iterator[LogLine]:
 
 def _parse_line(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None]:
     """A log line's record, or what is wrong with it (words after "line N")."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"is not UTF-8 ({exc.reason} at byte {exc.start})"
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # a line a crash cut short ends early, or where the next entry's newline begins
-        content = text.rstrip("\r\n")
-        cut = not text.endswith("\n") or exc.pos >= len(content) or exc.msg.startswith("Unterm")
-        return None, f"is not JSON ({exc})" + ("; it looks cut short" if cut else "")
+    record, problem = _json_line(raw)
+    if problem is not None:
+        return None, problem
     if not isinstance(record, dict):
-        return None, f"is a JSON {type(record).__name__}, not a logged decision (an object)"
+        return None, f"is a JSON {_json_type(record)}, not a logged decision (an object)"
     missing = [
         k for k in ("decision_id", "facts", "as_of", "policy", "decision") if k not in record
     ]
@@ -289,6 +282,32 @@ def _parse_line(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None]:
 
 
 _POLICY_KEYS = ("name", "version", "sha256")
+
+
+def _json_line(raw: bytes) -> tuple[Any, str | None]:
+    """A line's JSON value, or what is wrong with it (words after "line N"): in
+    plain words with its column, as the batch says it of an input line."""
+    from .batch._worker import _json_words  # the batch's translator of the parser's words
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, (
+            f"is not UTF-8 text (byte {exc.start + 1} is 0x{raw[exc.start]:02X}); "
+            "it is damaged, or not a file followup wrote"
+        )
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, "is not JSON that can be read: its brackets nest too deeply"
+    except ValueError as exc:
+        what, _ = _json_words(exc)  # (its fix is for a line written by hand)
+        content = text.rstrip("\r\n")
+        # a line a crash cut short ends early, or where the next entry's newline begins
+        cut = isinstance(exc, json.JSONDecodeError) and (
+            not text.endswith("\n") or exc.pos >= len(content) or exc.msg.startswith("Unterm")
+        )
+        return None, f"is not JSON: {what}" + ("; it looks cut short" if cut else "")
 
 
 def _brief(value: Any) -> str:
@@ -326,7 +345,7 @@ def sniff(path: str | Path) -> str:
         return "batch-csv"
     try:
         value = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return "other"
     if not isinstance(value, dict):
         return "other"
@@ -335,6 +354,98 @@ def sniff(path: str | Path) -> str:
     if {"recommendations", "policy", "as_of"} <= value.keys() and "facts" not in value:
         return "batch"
     return "other"
+
+
+#: the lines that are not blank :func:`not_a_log` looks at (a log's first may be damaged)
+_LOOK_AT = 5
+
+#: how a line of YAML starts: a key and a colon, a list item, or a document marker
+_YAML = re.compile(r"^(---|- |[A-Za-z_][\w.-]*:(\s|$))")
+
+
+def not_a_log(path: str | Path) -> tuple[str, str] | None:
+    """What a file is when it is neither a decision log nor a batch's decisions,
+    from its first lines that are not blank, or None when one of them is a
+    logged decision or a batch's, or when all of them are JSON cut short or
+    damaged (a log damaged there: each line's report says how).
+
+    Returns:
+        (kind, words): kind is "csv", "yaml", "facts", "errors", "json",
+        "json-file", "parquet", "binary" or "text"; the words say what the
+        first line is, to follow "its first line is".
+    """
+    seen: list[bytes] = []
+    try:
+        with open(path, "rb") as f:
+            while len(seen) < _LOOK_AT:
+                raw = f.readline(_SNIFF_LIMIT)
+                if not raw:
+                    break
+                if raw.strip():
+                    seen.append(raw.strip())
+    except OSError:
+        return None  # (replay says it cannot be read)
+    if not seen:
+        return None
+    if seen[0].startswith(b"\xef\xbb\xbf"):
+        seen[0] = seen[0][3:]
+    if seen[0].startswith(b"PAR1"):
+        return "parquet", "Parquet data (a batch's input?)"
+    found: tuple[str, str] | None = None
+    for raw in seen:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            found = found or ("binary", "not text (its bytes are not UTF-8)")
+            continue
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            if text in ("{", "["):
+                found = found or (
+                    "json-file",
+                    f"{text}: JSON written over several lines, not JSON lines (one object a line)",
+                )
+            elif not text.startswith("{"):
+                found = found or _text_kind(text)
+            continue  # a record cut short or damaged: its own report says how
+        if isinstance(value, dict) and (
+            {"decision_id", "decision"} <= value.keys()
+            or ({"recommendations", "policy", "as_of"} <= value.keys() and "facts" not in value)
+        ):
+            return None
+        found = found or _json_kind(value)
+    return found
+
+
+def _text_kind(text: str) -> tuple[str, str]:
+    if "," in text and _YAML.match(text) is None:
+        fields = [f.strip().strip('"') for f in text.split(",")]
+        shown = ",".join(fields[:2]) + (",..." if len(fields) > 2 else "")
+        return "csv", f"CSV (a header such as {shown})"
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    if _YAML.match(text):
+        return "yaml", f"YAML ({shown})"
+    return "text", f"text, not JSON ({shown})"
+
+
+def _json_kind(value: Any) -> tuple[str, str]:
+    if isinstance(value, dict) and "row" in value and "errors" in value:
+        return "errors", "an error record of followup batch (the file its --errors writes)"
+    if isinstance(value, dict) and "applicant_id" in value:
+        return "facts", f"a JSON object of facts (applicant {_brief(value['applicant_id'])})"
+    if isinstance(value, dict):
+        return "json", (
+            "a JSON object with neither decision_id and decision (a logged decision) nor "
+            "policy, as_of and recommendations (a decision of followup batch)"
+        )
+    return "json", f"a JSON {_json_type(value)}, not an object"
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return {list: "list", str: "string", int: "number", float: "number"}.get(type(value), "value")
 
 
 # ----------------------------------------------------------------- replay
@@ -357,6 +468,8 @@ class ReplayResult:
             the input file where it starts (None for Parquet).
         no_decision: for a batch, why a row has no decision line: it failed
             in the batch and fails now (the first problem).
+        no_line: for a batch, the row has no decision line, and should: the
+            decisions file ended before it (it is not a decision replayed).
     """
 
     line: int | None
@@ -369,6 +482,7 @@ class ReplayResult:
     row: int | None = None
     input_line: int | None = None
     no_decision: str | None = None
+    no_line: bool = field(default=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -490,6 +604,7 @@ class ReplayOutcome:
         results: one per line (and per input row without a decision), in order.
         chain: what the log's chain says (None for a batch's output).
         problem: why there is nothing to replay (the file holds no decisions).
+        last_line: for a batch, the last line of the decisions paired with a row.
     """
 
     log: str
@@ -498,30 +613,38 @@ class ReplayOutcome:
     input: str | None = None
     chain: ChainReport | None = None
     problem: str | None = None
+    last_line: int = 0
 
     @property
     def replayed(self) -> list[ReplayResult]:
-        """The decisions checked (not the rows that have none)."""
-        return [r for r in self.results if r.status != "no-decision"]
+        """The decisions checked: not the rows of a batch's input that have none."""
+        return [r for r in self.results if r.status != "no-decision" and not r.no_line]
+
+    @property
+    def without_line(self) -> list[ReplayResult]:
+        """The rows of a batch's input after the decisions file's last line."""
+        return [r for r in self.results if r.no_line]
 
     @property
     def differing(self) -> list[ReplayResult]:
-        """The lines that came out different or could not be replayed."""
-        return [r for r in self.results if r.changes or r.error]
+        """The decisions that came out different or could not be replayed."""
+        return [r for r in self.replayed if r.changes or r.error]
 
     @property
     def failed(self) -> list[ReplayResult]:
-        """The lines that could not be replayed."""
-        return [r for r in self.results if r.error]
+        """The decisions that could not be replayed."""
+        return [r for r in self.replayed if r.error]
 
     @property
     def ok(self) -> bool:
-        """Whether the audit passes: decisions to check, all the same, the chain whole."""
+        """Whether the audit passes: decisions to check, all the same, every row of a
+        batch's input paired, the chain whole."""
         broken = self.chain is not None and bool(self.chain.broken)
-        return self.problem is None and not self.differing and not broken
+        return self.problem is None and not self.differing and not self.without_line and not broken
 
     def to_dict(self) -> dict[str, Any]:
         replayed = self.replayed
+        without_line = len(self.without_line)
         return {
             "log": self.log,
             "policy": self.against,
@@ -531,7 +654,8 @@ class ReplayOutcome:
             "errors": len(self.failed),
             "results": [r.to_dict() for r in self.results],
             "input": self.input,
-            "no_decision": len(self.results) - len(replayed),
+            "no_decision": len(self.results) - len(replayed) - without_line,
+            "no_line": without_line,
             "chain": None if self.chain is None else self.chain.to_dict(),
             "problem": self.problem,
         }
@@ -789,6 +913,22 @@ class _Line:
     raw: bytes
     decision: dict[str, Any] | None
     error: str | None = None
+    applicant_id: str | None = None  # of a line that cannot be read, when it starts with it
+
+
+#: how a batch's decision starts: its applicant_id (kept by a line cut short)
+_LEADING_ID = re.compile(rb'^\{"applicant_id":"((?:[^"\\]|\\.)*)"')
+
+
+def _leading_id(raw: bytes) -> str | None:
+    found = _LEADING_ID.match(raw)
+    if found is None:
+        return None
+    try:
+        value = json.loads(b'"' + found.group(1) + b'"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _decision_lines(path: str) -> Iterator[_Line]:
@@ -806,10 +946,9 @@ def _decision_lines(path: str) -> Iterator[_Line]:
             if not raw.strip():
                 continue
             bare = raw.rstrip(b"\r\n")
-            try:
-                value = json.loads(bare)
-            except (ValueError, UnicodeDecodeError):
-                yield _Line(number, bare, None, f"line {number} is not JSON")
+            value, problem = _json_line(raw)
+            if problem is not None:
+                yield _Line(number, bare, None, f"line {number} {problem}", _leading_id(bare))
                 continue
             meta = value.get("policy") if isinstance(value, dict) else None
             if not (
@@ -824,6 +963,7 @@ def _decision_lines(path: str) -> Iterator[_Line]:
                     None,
                     f"line {number} is not a decision of followup batch "
                     "(one with policy, as_of and recommendations)",
+                    _leading_id(bare),
                 )
                 continue
             yield _Line(number, bare, value)
@@ -845,7 +985,7 @@ def _failed_rows(path: str) -> set[int]:
             continue
         try:
             value = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             value = None
         row = value.get("row") if isinstance(value, dict) else None
         if not isinstance(row, int) or isinstance(row, bool):
@@ -917,33 +1057,46 @@ def replay_batch(
     dirs = tuple(policies_dir)
     context: tuple[Policy | str, str, str] | None = None  # the last line's policy, as_of, trace
     stopped: str | None = None
-    for row in read_cohort(cohort, input_format):
-        line = pending.next
-        if line is not None and line.decision is None:  # a line that is not a decision
-            pending.take()
-            outcome.results.append(_row_result(row, line, error=line.error))
-            continue
+    rows = iter(read_cohort(cohort, input_format))
+    ahead = next(rows, None)  # the row after this one (a failed row's line is the next row's)
+    while ahead is not None:
+        row, ahead = ahead, next(rows, None)
+        line: _Line | None = pending.next
         if line is not None and line.decision is not None:
             target = policy if policy is not None else _cached_policy(found, line.decision, dirs)
             context = (target, line.decision["as_of"], _trace_of(line.decision))
-        if context is None or (line is None and failed is not None and row.row not in failed):
-            outcome.results.append(
-                _row_result(
-                    row,
-                    None,
-                    error=f"{decisions} has no decision left for this row "
-                    f"(it ends at line {pending.last}): a line was removed, or rows were "
-                    "added to the input",
+        expected = None if failed is None else row.row in failed
+        if line is not None and line.decision is None:  # a line that cannot be read
+            if not _has_no_line(row, line, expected, context, cohort):
+                pending.take()  # it is this row's line: it takes its place all the same
+                outcome.results.append(_row_result(row, line, error=line.error))
+                continue
+            line = None  # the row failed in the batch: the line is a later row's
+            if context is None:  # (only with an errors file, which lists the row)
+                outcome.results.append(
+                    _row_result(
+                        row,
+                        None,
+                        error="the row failed in the batch (its errors file lists it); it is "
+                        "not evaluated again, since no decision line before it could be read "
+                        "to name the policy",
+                    )
                 )
+                continue
+        elif context is None or (line is None and expected is False):
+            outcome.results.append(
+                _row_result(row, None, error=_ends_at(decisions, pending), no_line=True)
             )
             continue
+        assert context is not None
         target, moment, trace = context
         if isinstance(target, str) and row.facts is not None:  # the policy cannot be used
-            if line is not None:
+            if line is not None and expected is not True:
                 pending.take()
-            outcome.results.append(_row_result(row, line, error=target))
+                outcome.results.append(_row_result(row, line, error=target))
+            else:
+                outcome.results.append(_row_result(row, None, error=target))
             continue
-        expected = None if failed is None else row.row in failed
         made, problem = _decide(row, target, moment, trace, cohort)
         if made is None:
             aid = line.decision.get("applicant_id") if line and line.decision else None
@@ -963,32 +1116,34 @@ def replay_batch(
             continue
         if line is None or line.decision is None:
             outcome.results.append(
-                _row_result(
-                    row,
-                    None,
-                    error=f"{decisions} has no decision left for this row "
-                    f"(it ends at line {pending.last}): a line was removed, or rows were "
-                    "added to the input",
-                )
+                _row_result(row, None, error=_ends_at(decisions, pending), no_line=True)
             )
             continue
         pending.take()
         if made.applicant_id != line.decision.get("applicant_id"):
             stopped = f"line {line.number}"
+            aid = line.decision.get("applicant_id")
+            why = " (a line removed or added, or not the batch's input)"
+            if failed is None and ahead is not None and aid and aid == ahead.applicant_id:
+                why += (
+                    f"; {aid} is the next row's applicant, so row {row.row} may have failed "
+                    "in the batch: give --errors ERRORS (the batch's errors file, which names "
+                    "the rows that failed)"
+                )
             outcome.results.append(
                 _row_result(
                     row,
                     line,
-                    error=f"line {line.number} is the decision of applicant "
-                    f"{line.decision.get('applicant_id')}, but row {row.row} of {cohort} is "
-                    f"applicant {made.applicant_id}: the rows do not line up (a line removed "
-                    "or added, or not the batch's input)",
+                    error=f"line {line.number} is the decision of applicant {aid}, but row "
+                    f"{row.row} of {cohort} is applicant {made.applicant_id}: the rows do not "
+                    f"line up{why}",
                 )
             )
             break
         changes = _line_changes(line, made, strict=policy is None)
         outcome.results.append(_row_result(row, line, changes=tuple(changes)))
-    for line in pending.rest():
+    outcome.last_line = pending.last
+    for left in pending.rest():
         why = (
             f"the rows stopped lining up at {stopped}"
             if stopped
@@ -997,14 +1152,39 @@ def replay_batch(
         )
         outcome.results.append(
             ReplayResult(
-                line.number,
+                left.number,
                 None,
-                line.decision.get("applicant_id") if line.decision else None,
-                _ref(line.decision),
+                left.decision.get("applicant_id") if left.decision else left.applicant_id,
+                _ref(left.decision),
                 error=why,
             )
         )
     return outcome
+
+
+def _ends_at(decisions: str, pending: _Pending) -> str:
+    return (
+        f"{decisions} has no decision left for this row (it ends at line {pending.last}): "
+        "a line was removed, or rows were added to the input"
+    )
+
+
+def _has_no_line(
+    row: CohortRow,
+    line: _Line,
+    expected: bool | None,
+    context: tuple[Policy | str, str, str] | None,
+    cohort: str,
+) -> bool:
+    """Whether a row failed in the batch, so that the line that cannot be read at its
+    place belongs to a later row: the errors file says so (``expected``); without
+    one, the row fails now and the line does not start with its applicant_id."""
+    if expected is not None:
+        return expected
+    if context is None or isinstance(context[0], str):
+        return False  # nothing to evaluate it with: the line is taken as its own
+    made, _ = _decide(row, *context, cohort)
+    return made is None and line.applicant_id != row.applicant_id
 
 
 def _ref(decision: Mapping[str, Any] | None) -> str | None:
@@ -1035,6 +1215,7 @@ def _row_result(
     changes: tuple[DecisionChange, ...] = (),
     error: str | None = None,
     no_decision: str | None = None,
+    no_line: bool = False,
 ) -> ReplayResult:
     decision = line.decision if line is not None else None
     aid = decision.get("applicant_id") if decision else None
@@ -1048,6 +1229,7 @@ def _row_result(
         row=row.row,
         input_line=row.line,
         no_decision=no_decision,
+        no_line=no_line,
     )
 
 

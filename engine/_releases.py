@@ -20,6 +20,7 @@ recognised and said to be so (:func:`releases_origin`).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,13 +34,17 @@ __all__ = [
     "MISNAMED_TESTS",
     "POLICY_NAME",
     "RELEASES_FILE",
+    "InstalledFolder",
     "NewPolicy",
     "NewVersion",
     "NoFolderGiven",
+    "NothingReleased",
     "PolicyVersion",
     "Release",
     "ReleaseOutcome",
+    "command_for",
     "copied_releases_problem",
+    "installed_folder",
     "list_versions",
     "misnamed_tests",
     "new_policy",
@@ -84,6 +89,82 @@ class NoFolderGiven(FollowupError):
             "say which folder of your own the new version goes in"
         )
         self.source = source
+
+
+class InstalledFolder(FollowupError):
+    """A folder to write in lies inside the installed package (the policies
+    installed with followup, or the package itself): it is never written.
+
+    Attributes:
+        folder: the folder that was given.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(
+            f"{folder} is inside followup's installed package ({_semver().bundled_policies_dir()}), "
+            "which is never written: choose a folder of your own"
+        )
+        self.folder = folder
+
+
+class NothingReleased(PolicyNotFound):
+    """A new version was asked of a policy none of whose versions is released.
+
+    Attributes:
+        name, version, path: the policy, and its latest draft (to release first).
+        todo: whether that draft's changelog still says TODO (or lacks its entry).
+    """
+
+    def __init__(self, name: str, version: str, path: Path, todo: bool) -> None:
+        first = (
+            f"replace the TODO in its changelog ({path}) with what you changed, then "
+            if todo
+            else ""
+        )
+        super().__init__(
+            f"policy '{name}' has no released version to copy; release one first: {first}"
+            f"`{command_for(_root_of(path), f'release {name} {version}')}`"
+        )
+        self.name, self.version, self.path, self.todo = name, version, path, todo
+
+
+def _package_dirs() -> list[Path]:
+    """The folders followup is installed in: its bundled policies and its package."""
+    from importlib import resources
+
+    return [_semver().bundled_policies_dir(), Path(str(resources.files("followup")))]
+
+
+def installed_folder(folder: Path) -> bool:
+    """Whether ``folder`` (symlinks resolved) lies inside the installed package."""
+    where = folder.resolve()
+    return any(where.is_relative_to(d.resolve()) for d in _package_dirs())
+
+
+def _refuse_installed(folder: Path) -> None:
+    if installed_folder(folder):
+        raise InstalledFolder(folder)
+
+
+def _root_of(path: Path) -> Path:
+    """The folder of policies a policy file is in (``<root>/<name>/<version>.yaml``)."""
+    if path.parent.name in ("", ".", ".."):
+        return path.absolute().parent.parent
+    return path.parent.parent
+
+
+def command_for(root: Path, words: str) -> str:
+    """``followup WORDS`` for a policy in the folder of policies ``root``, with
+    ``--policies-dir ROOT`` unless followup searches it anyway (installed with
+    it, or named by $FOLLOWUP_POLICIES)."""
+    searched = [Path(d) for d in os.environ.get("FOLLOWUP_POLICIES", "").split(os.pathsep) if d]
+    searched.append(_semver().bundled_policies_dir())
+    try:
+        if any(root.resolve() == d.resolve() for d in searched):
+            return f"followup {words}"
+    except OSError:  # pragma: no cover - a folder that cannot be resolved
+        pass
+    return f"followup --policies-dir {root} {words}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +218,7 @@ def release_problem(path: Path, data: bytes, file: str | None = None) -> Problem
         target = "a new version"
     fix = (
         f"restore the released file, then copy it to {target} and edit the copy: "
-        f"`followup new-version {path.absolute().parent.name} --minor`"
+        f"`{command_for(_root_of(path), f'new-version {path.absolute().parent.name} --minor')}`"
     )
     if (path.parent / f"{target}.yaml").exists():
         fix = (
@@ -208,8 +289,8 @@ def copied_releases_problem(path: Path, file: str | None = None) -> Problem | No
         file or str(path),
         1,
         1,
-        f"delete {path.parent / RELEASES_FILE} to start {name}'s own history, or start "
-        f"again with `followup new-policy {name} --from {origin}`",
+        f"delete {path.parent / RELEASES_FILE} to start {name}'s own history: your files "
+        "stay as they are, drafts until you release them",
     )
 
 
@@ -259,6 +340,9 @@ class PolicyVersion:
     status: str
     released: str | None
     has_tests: bool
+    #: the policy whose RELEASES this folder's was copied from, when it was (see
+    #: :func:`releases_origin`): then its status says nothing of this policy
+    copied_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,10 +363,13 @@ def _tests_path(path: Path) -> Path:
 def list_versions(dirs: Iterable[Path]) -> list[PolicyVersion]:
     """Every policy version found in ``dirs`` (first folder wins), with hash and release state."""
     out: list[PolicyVersion] = []
+    origins: dict[Path, str | None] = {}
     for ref in _semver().list_policy_files(dirs):
         digest = hashlib.sha256(ref.path.read_bytes()).hexdigest()
         rel = read_releases(ref.path.parent).get(ref.version)
         status = "draft" if rel is None else "released" if rel.sha256 == digest else "changed"
+        if ref.path.parent not in origins:
+            origins[ref.path.parent] = releases_origin(ref.path.absolute().parent)
         out.append(
             PolicyVersion(
                 ref.name,
@@ -292,6 +379,7 @@ def list_versions(dirs: Iterable[Path]) -> list[PolicyVersion]:
                 status,
                 rel.date if rel else None,
                 _tests_path(ref.path).is_file(),
+                origins[ref.path.parent],
             )
         )
     return out
@@ -361,10 +449,8 @@ def new_version(
             problem = release_problem(changed[-1].path, changed[-1].path.read_bytes())
             if problem is not None:
                 raise PolicyError([problem])
-        raise PolicyNotFound(
-            f"policy '{name}' has no released version to copy; release one first: "
-            f"`followup release {name} {versions[-1].version}`"
-        )
+        latest = versions[-1]
+        raise NothingReleased(name, latest.version, latest.path, _says_todo(latest.path))
     src = released[-1]
     target_version = next_version(src.version, part)
     if any(v.version == target_version for v in versions):
@@ -375,18 +461,25 @@ def new_version(
             raise NoFolderGiven(name, src.path)
         into = fallback
     folder = src.path.parent if into is None else into / name
+    _refuse_installed(folder)
     target = folder / f"{target_version}.yaml"
     if target.exists():  # in a folder that is not searched
         raise PolicyError([_version_exists(name, target_version, target, "a file")])
     copied = () if _same(folder, src.path.parent) else _bring(src, folder)
     text = src.path.read_text("utf-8")
-    target.write_text(
-        _rewrite(text, src.version, target_version, (today or date.today()).isoformat()), "utf-8"
+    stamp = (today or date.today()).isoformat()
+    moved = bool(copied)  # elsewhere: a schema path relative to the release leads nowhere
+    draft = _bumped_head(
+        _rewrite(text, src.version, target_version, stamp), name, src.version, target_version
     )
+    target.write_text(_no_modeline(draft, "policy") if moved else draft, "utf-8")
     tests: Path | None = None
     if _tests_path(src.path).is_file():
         tests = _tests_path(target)
-        tests.write_bytes(_tests_path(src.path).read_bytes())
+        cases = _bumped_head(
+            _tests_path(src.path).read_text("utf-8"), name, src.version, target_version
+        )
+        tests.write_text(_no_modeline(cases, "tests") if moved else cases, "utf-8")
     return NewVersion(name, src.path, target, target_version, tests, copied)
 
 
@@ -398,6 +491,15 @@ def _version_exists(name: str, version: str, path: Path, status: str) -> Problem
         str(path),
         suggestion="edit that draft, or choose --major/--patch",
     )
+
+
+def _says_todo(path: Path) -> bool:
+    """Whether a draft's changelog still says TODO or lacks its entry (False when
+    the file cannot be read as a policy: its problems are said elsewhere)."""
+    try:
+        return bool(_changelog_unready(path))
+    except Exception:  # any unreadable draft: nothing to add
+        return False
 
 
 def _bundled(path: Path) -> bool:
@@ -490,8 +592,11 @@ def new_policy(
     if not POLICY_NAME.match(name):
         raise ValueError(f"'{name}' is not a policy name: lower-case words joined by -")
     dirs = list(dirs)
-    existing = [r for r in _semver().list_policy_files(dirs) if r.name == name]
     folder = into / name
+    _refuse_installed(folder)
+    existing = [v for v in list_versions(dirs) if v.name == name]
+    if not existing and folder.is_dir():
+        existing = [v for v in list_versions([into]) if v.name == name]
     if existing or (folder.is_dir() and any(folder.iterdir())):
         where = existing[-1].path.parent if existing else folder
         raise PolicyError(
@@ -501,17 +606,23 @@ def new_policy(
                     f"there is already a policy named '{name}' ({where})",
                     "",
                     str(where),
-                    suggestion=f"choose another name; to change {name}, start its next "
-                    f"version with `followup new-version {name}`",
+                    suggestion=_exists_way_out(name, where, existing),
                 )
             ]
         )
+    _refuse_not_a_policy(source)
     policy = _semver().load_policy(source, policies_dir=dirs)
     path = policy.path
     text = path.read_text("utf-8")
     stamp = (today or date.today()).isoformat()
     origin = f"{policy.name} {policy.version} (sha256 {policy.sha256[:12]})"
-    written = _as_new_policy(text, policy.name, name, stamp, origin)
+    written = _fresh_head(
+        _as_new_policy(text, policy.name, name, stamp, origin),
+        [
+            f"# {name}: started from {origin} with `followup new-policy` on {stamp}.",
+            _SCHEMA_NOTE.format(kind="policy"),
+        ],
+    )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{FIRST_VERSION}.yaml"
     target.write_text(written, "utf-8")
@@ -519,12 +630,111 @@ def new_policy(
     if _tests_path(path).is_file():
         tests = _tests_path(target)
         tests.write_text(
-            _tests_for_new_policy(
-                _tests_path(path).read_text("utf-8"), path, policy.name, policy.version, name
+            _no_modeline(
+                _tests_for_new_policy(
+                    _tests_path(path).read_text("utf-8"), path, policy.name, policy.version, name
+                ),
+                "tests",
             ),
             "utf-8",
         )
     return NewPolicy(name, target, tests, path, policy.name, policy.version)
+
+
+#: in place of a ``yaml-language-server`` line whose relative schema path no longer leads anywhere
+_SCHEMA_NOTE = (
+    "# For checks while you type: `followup schema {kind} > {kind}.schema.json` "
+    "(see docs/editors.md)."
+)
+_MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=(?!https?:)\S*\s*$")
+
+
+def _leading_comments(lines: list[str]) -> int:
+    """How many lines the comment block at the top of a file holds (blank lines included)."""
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+        i += 1
+    return i
+
+
+def _fresh_head(text: str, head: list[str]) -> str:
+    """``text`` with its leading comment block (which described the policy it was
+    copied from) replaced by ``head``."""
+    lines = text.splitlines(keepends=True)
+    return "".join(f"{h}\n" for h in head) + "".join(lines[_leading_comments(lines) :])
+
+
+def _no_modeline(text: str, kind: str) -> str:
+    """A copied file's ``yaml-language-server`` line, which points at the schema by
+    a path relative to where the file was, replaced by how to get the schema."""
+    lines = text.splitlines(keepends=True)
+    for i in range(_leading_comments(lines)):
+        if _MODELINE.match(lines[i].strip()):
+            lines[i] = _SCHEMA_NOTE.format(kind=kind) + "\n"
+    return "".join(lines)
+
+
+def _bumped_head(text: str, name: str, old: str, new: str) -> str:
+    """``text`` with ``NAME OLD`` / ``NAME@OLD`` in its leading comment block naming
+    the new version."""
+    lines = text.splitlines(keepends=True)
+    said = re.compile(rf"(?<![\w-]){re.escape(name)}([ @]){re.escape(old)}(?![\w-]|\.\w)")
+    for i in range(_leading_comments(lines)):
+        lines[i] = said.sub(lambda m: f"{name}{m.group(1)}{new}", lines[i])
+    return "".join(lines)
+
+
+def _exists_way_out(name: str, where: Path, versions: list[PolicyVersion]) -> str:
+    """What to do when a new policy's name is taken: each way leads somewhere."""
+    other = "choose another name"
+    if not versions:
+        return f"{other}, or another folder (--into), or move {where} away"
+    copied = next((v for v in versions if v.copied_from), None)
+    if copied is not None:
+        return (
+            f"{other}; {where} holds a RELEASES copied from {copied.copied_from}: delete "
+            f"{where / RELEASES_FILE} to make it {name}'s own, or remove {where} and run "
+            "this command again"
+        )
+    released = [v for v in versions if v.status == "released"]
+    if released:
+        words = f"new-version {name}"
+        return (
+            f"{other}; to change {name}, start its next version with "
+            f"`{command_for(_root_of(released[-1].path), words)}`"
+        )
+    draft = versions[-1]
+    return f"{other}; {name} is not released yet: edit its draft {draft.path}"
+
+
+#: what a file given as a policy holds instead, known by its top-level keys
+_FACT_KEYS = ("interview_at", "applicant_id", "stage", "industry", "last_contact_at")
+
+
+def _refuse_not_a_policy(source: str) -> None:
+    """Stop with plain words when the file to start from is a facts or test file."""
+    path = Path(source)
+    if not (source.endswith((".yaml", ".yml", ".json")) or os.sep in source or "/" in source):
+        return
+    if not path.is_file():
+        return
+    from ._yaml import load_yaml
+
+    try:
+        data = load_yaml(path.read_bytes(), source).data
+    except Exception:  # unreadable: loading it says why
+        return
+    if not isinstance(data, dict) or "policy" in data or "rules" in data:
+        return
+    if "cases" in data:
+        what = "a test file"
+    elif any(k in data for k in _FACT_KEYS):
+        what = "a facts file"
+    else:
+        return
+    raise PolicyNotFound(
+        f"{source} is {what}, not a policy: --from takes a policy (NAME, NAME@VERSION or its file)"
+    )
 
 
 def _as_new_policy(text: str, old: str, new: str, today: str, origin: str) -> str:
@@ -737,7 +947,8 @@ def release(
                     f"version {version} of '{name}' is already released",
                     "",
                     str(v.path),
-                    suggestion=f"start the next one: `followup new-version {name}`",
+                    suggestion="start the next one: "
+                    f"`{command_for(_root_of(v.path), f'new-version {name}')}`",
                 )
             ]
         )

@@ -68,9 +68,9 @@ def test_check_json() -> None:
 
 
 def test_check_missing_file_is_usage_error() -> None:
-    code, _, err = run("check", "no/such/policy.yaml")
+    code, out, _ = run("check", "no/such/policy.yaml")
     assert code == 2
-    assert "no policy file at no/such/policy.yaml" in err
+    assert "no-file: /: there is no file at no/such/policy.yaml" in out
 
 
 def test_evaluate_text() -> None:

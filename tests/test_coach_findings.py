@@ -152,8 +152,10 @@ def test_new_policy_from_the_bundled_one_the_whole_path(tmp_path: Path) -> None:
     assert {k: v for k, v in copy.items() if k != "policy"} == {
         k: v for k, v in source.items() if k != "policy"
     }
-    # comments are kept
-    assert "# The default follow-up policy." in (tmp_path / acme / "1.0.0.yaml").read_text("utf-8")
+    # comments are kept, but for the leading ones, which described the policy copied
+    text = (tmp_path / acme / "1.0.0.yaml").read_text("utf-8")
+    assert "# ------------------------------------------------------------- channel" in text
+    assert text.startswith("# acme: started from interview-follow-up 1.0.0 (sha256 ")
     assert run("check", str(acme / "1.0.0.yaml")).stdout == f"{acme / '1.0.0.yaml'}: ok\n"
     assert run("test", str(acme)).stdout.endswith("54 passed, 0 failed\n")
     todo = run("--policies-dir", "mypol", "release", "acme", "1.0.0", code=1).stderr
@@ -230,7 +232,7 @@ def test_a_folder_copied_by_hand_says_whose_releases_it_holds(
     way_out = (
         "this folder's RELEASES was copied from interview-follow-up: it records the releases "
         "of interview-follow-up, not of acme (delete policies/acme/RELEASES to start acme's own "
-        "history, or start again with `followup new-policy acme --from interview-follow-up`)"
+        "history: your files stay as they are, drafts until you release them)"
     )
     check = run("check", code=1).stdout
     assert f"policies/acme/1.0.0.yaml:1:1: releases-copied: /: {way_out}\n" in check
@@ -239,7 +241,8 @@ def test_a_folder_copied_by_hand_says_whose_releases_it_holds(
         said = run(*args, code=1).stderr
         assert way_out in said, args
         assert "already-released" not in said and "release one first" not in said
-    assert way_out in run("policies").stdout
+    listed = run("policies").stdout
+    assert way_out in listed and "RELEASES copied from interview-follow-up" in listed
     as_json = json.loads(run("release", "acme", "1.0.0", "--format", "json", code=1).stdout)
     assert (as_json["released"], as_json["problems"][0]["code"]) == (False, "releases-copied")
     (acme / "RELEASES").unlink()  # the way out works
@@ -261,7 +264,7 @@ def test_a_released_policy_of_ones_own_copied_elsewhere(tmp_path: Path) -> None:
     path.write_text(path.read_text("utf-8").replace("name: demo", "name: acme", 1), "utf-8")
     said = run("--policies-dir", "b", "new-version", "acme", code=1).stderr
     assert "RELEASES was copied from demo" in said
-    assert "`followup new-policy acme --from demo`" in said
+    assert "delete b/acme/RELEASES to start acme's own history" in said
 
 
 # ------------------------------------------------------------ 3. test files named otherwise

@@ -62,7 +62,10 @@ def test_a_changed_release_is_refused_everywhere(run: Run, policies: Path, facts
     released.write_bytes(released.read_bytes() + b"# an innocent comment\n")
     check = run("check", str(released), code=1)
     assert "released-changed" in check.output
-    assert "copy it to 1.1.0 and edit the copy: `followup new-version demo --minor`" in check.output
+    assert (
+        "copy it to 1.1.0 and edit the copy: "
+        f"`followup --policies-dir {policies} new-version demo --minor`" in check.output
+    )
     evaluate = run("evaluate", str(facts), "--policy", "demo@1.0.0", code=1)
     assert "released-changed" in evaluate.output
     test = run("test", str(policies / "demo"), code=1)

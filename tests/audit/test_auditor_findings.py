@@ -164,7 +164,9 @@ def test_a_removed_batch_line_stops_the_rows_lining_up(
     assert (
         f"    cannot be replayed: line 2 is the decision of applicant A4, but row 3 of {cohort} "
         "is applicant A3: the rows do not line up (a line removed or added, or not the "
-        "batch's input)\n"
+        "batch's input); A4 is the next row's applicant, so row 3 may have failed in the "
+        "batch: give --errors ERRORS (the batch's errors file, which names the rows that "
+        "failed)\n"
     ) in text
     _write(out, [lines[1], lines[0], lines[2]])  # two lines swapped
     data = json.loads(
@@ -419,13 +421,15 @@ def test_writers_at_the_same_time_keep_the_chain_whole(policies: Path, tmp_path:
 # ------------------------------------------------------------- 3. drafts
 
 
-def test_a_drafts_decision_is_logged_as_such(run: Run, facts: Path, tmp_path: Path) -> None:
+def test_a_drafts_decision_is_logged_as_such(
+    run: Run, facts: Path, tmp_path: Path, policies: Path
+) -> None:
     log = tmp_path / "audit.jsonl"
     said = run("evaluate", str(facts), "--policy", "demo", "--log", str(log))
     assert said.stderr == (
         "note: demo 1.0.0 is a draft (not released); the logged decision replays only while "
-        "the draft stays unchanged: release it with `followup release demo 1.0.0` before "
-        "logging\n"
+        "the draft stays unchanged: release it with "
+        f"`followup --policies-dir {policies} release demo 1.0.0` before logging\n"
     )
     assert json.loads(log.read_bytes().splitlines()[0])["released"] is False
     run("release", "demo", "1.0.0")
