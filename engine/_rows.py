@@ -11,7 +11,6 @@ or once per failed row, and hands it in as callables.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,26 +103,48 @@ def loads_facts(item: bytes) -> Any:
         value = json.loads(item)
         return None if has_surrogate(value) else value
     if type(value) is dict:
-        facts: dict[str, Any] = value
-        # Unless a '"' is escaped (\"), every '"' delimits text, so each '":'
-        # (or '" :') ends a key: more of those than keys, and a key may be named
-        # twice. Such a line, and a line with an escaped quote (one may stand
-        # before a ':'), is read again, key by key, to be sure.
-        if b'\\"' in item:
-            unsure = True
-        else:
-            ends = item.count(b'":')
-            if ends < len(facts):
-                ends = len(_KEY_END.findall(item))
-            unsure = ends > len(facts)
-        if unsure and repeated_keys(item):
+        # Unless a quote is escaped (\"), every '"' in the line opens or closes
+        # a text: two for each key and each text value. More than the object
+        # holds, and a key was named twice (JSON readers keep the last); to be
+        # sure, and for a line with an escaped quote, it is read again, key by key.
+        texts = _texts_in(value)
+        if texts < 0:  # a float: json reads the line again anyway
+            return None if repeated_keys(item) else json.loads(item)
+        escaped = item.find(b"\\") >= 0 and b'\\"' in item
+        if (escaped or item.count(b'"') != 2 * texts) and repeated_keys(item):
             return None
+        return value
     if has_float(value):
         return json.loads(item)
     return value
 
 
-_KEY_END = re.compile(rb'"\s*:')
+def _texts_in(value: Any) -> int:
+    """How many texts a parsed JSON object holds: its keys, text values, and the
+    keys and texts of what it holds; -1 when it holds a float (one walk instead
+    of ``has_float`` and a count)."""
+    count = 0
+    kind = type(value)
+    if kind is dict:
+        inner: dict[str, Any] = value
+        count = len(inner)
+        children: Any = inner.values()
+    elif kind is list:
+        children = value
+    else:
+        return 1 if kind is str else -1 if kind is float else 0
+    for child in children:
+        inside = type(child)
+        if inside is str:
+            count += 1
+        elif inside is float:
+            return -1
+        elif inside is dict or inside is list:
+            more = _texts_in(child)
+            if more < 0:
+                return -1
+            count += more
+    return count
 
 
 def repeated_keys(item: bytes | str) -> list[str]:

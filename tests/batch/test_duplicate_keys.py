@@ -50,24 +50,40 @@ def test_a_fact_named_twice_is_an_error_row(tmp_path: Path) -> None:
 
 
 _KEYS = st.sampled_from(["applicant_id", "interview_at", "industry", "stage", 'a":b', "x"])
-_VALUES = st.one_of(st.integers(-5, 5), st.text(max_size=6), st.booleans(), st.none())
+_VALUES = st.one_of(
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=3), max_size=2),
+)
 
 
 @given(
-    pairs=st.lists(st.tuples(_KEYS, _VALUES), max_size=6),
-    space=st.sampled_from(["", " ", "\t"]),
+    pairs=st.lists(
+        st.tuples(_KEYS, _VALUES, st.sampled_from(["", " ", "\t"])), max_size=6
+    ),  # each key with its own spacing before ':', so a spaced key can hide among others
 )
 def test_loads_facts_refuses_exactly_the_objects_that_repeat_a_key(
-    pairs: list[tuple[str, object]], space: str
+    pairs: list[tuple[str, object, str]],
 ) -> None:
     line = (
-        "{" + ",".join(f"{json.dumps(k)}{space}:{space}{json.dumps(v)}" for k, v in pairs) + "}"
+        "{" + ",".join(f"{json.dumps(k)}{sp}:{sp}{json.dumps(v)}" for k, v, sp in pairs) + "}"
     ).encode()
-    keys = [k for k, _ in pairs]
+    keys = [k for k, _, _ in pairs]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     assert sorted(repeated_keys(line)) == twice
     value = loads_facts(line)
     if twice:
         assert value is None
     else:
-        assert value == dict(pairs)
+        assert value == {k: v for k, v, _ in pairs}
+
+
+def test_a_key_written_twice_among_keys_spaced_differently() -> None:
+    """One key spaced before its ':' and another named twice: counting '":' would
+    find as many as there are keys, and miss the repeat."""
+    line = b'{"a" : 1,"b":2,"b":3}'
+    assert repeated_keys(line) == ["b"]
+    assert loads_facts(line) is None
