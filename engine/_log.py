@@ -244,20 +244,29 @@ def read_log(path: str | Path) -> Iterator[LogLine]:
     Raises:
         LogError: the file cannot be opened.
     """
+    for number, raw in _filled_lines(path, "the decision log"):
+        bare = raw[:-1] if raw.endswith(b"\n") else raw
+        record, problem = _parse_line(raw)
+        if problem is not None:
+            yield LogLine(number, None, f"line {number} {problem}", bare)
+            continue
+        yield LogLine(number, record, None, bare)
+
+
+def _filled_lines(path: str | Path, what: str) -> Iterator[tuple[int, bytes]]:
+    """The lines of a file that are not blank, with their numbers.
+
+    Raises:
+        LogError: the file cannot be opened (``what`` names it).
+    """
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below; a generator owns it
     except OSError as exc:
-        raise LogError(f"cannot read the decision log {path}: {exc.strerror or exc}") from exc
+        raise LogError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     with f:
         for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            bare = raw[:-1] if raw.endswith(b"\n") else raw
-            record, problem = _parse_line(raw)
-            if problem is not None:
-                yield LogLine(number, None, f"line {number} {problem}", bare)
-                continue
-            yield LogLine(number, record, None, bare)
+            if raw.strip():
+                yield number, raw
 
 
 def _parse_line(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None]:
@@ -937,36 +946,29 @@ def _decision_lines(path: str) -> Iterator[_Line]:
     Raises:
         LogError: the file cannot be opened.
     """
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below; a generator owns it
-    except OSError as exc:
-        raise LogError(f"cannot read the decisions {path}: {exc.strerror or exc}") from exc
-    with f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            bare = raw.rstrip(b"\r\n")
-            value, problem = _json_line(raw)
-            if problem is not None:
-                yield _Line(number, bare, None, f"line {number} {problem}", _leading_id(bare))
-                continue
-            meta = value.get("policy") if isinstance(value, dict) else None
-            if not (
-                isinstance(meta, dict)
-                and all(isinstance(meta.get(k), str) for k in _POLICY_KEYS)
-                and isinstance(value.get("as_of"), str)
-                and isinstance(value.get("recommendations"), list)
-            ):
-                yield _Line(
-                    number,
-                    bare,
-                    None,
-                    f"line {number} is not a decision of followup batch "
-                    "(one with policy, as_of and recommendations)",
-                    _leading_id(bare),
-                )
-                continue
-            yield _Line(number, bare, value)
+    for number, raw in _filled_lines(path, "the decisions"):
+        bare = raw.rstrip(b"\r\n")
+        value, problem = _json_line(raw)
+        if problem is not None:
+            yield _Line(number, bare, None, f"line {number} {problem}", _leading_id(bare))
+            continue
+        meta = value.get("policy") if isinstance(value, dict) else None
+        if not (
+            isinstance(meta, dict)
+            and all(isinstance(meta.get(k), str) for k in _POLICY_KEYS)
+            and isinstance(value.get("as_of"), str)
+            and isinstance(value.get("recommendations"), list)
+        ):
+            yield _Line(
+                number,
+                bare,
+                None,
+                f"line {number} is not a decision of followup batch "
+                "(one with policy, as_of and recommendations)",
+                _leading_id(bare),
+            )
+            continue
+        yield _Line(number, bare, value)
 
 
 def _failed_rows(path: str) -> set[int]:
