@@ -8,7 +8,6 @@ unreadable input, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sys
@@ -32,7 +31,7 @@ from followup.engine import (
     policy_dirs,
 )
 from followup.engine._errors import Problem, did_you_mean
-from followup.engine._policy import bundled_policies_dir, stray_policy_files
+from followup.engine._policy import bundled_policies_dir, env_policy_dirs, stray_policy_files
 from followup.engine._testing import check_tests_file
 from followup.engine._yaml import load_yaml
 
@@ -128,9 +127,7 @@ def _dirs(ctx: click.Context) -> tuple[str, ...]:
     return tuple(ctx.obj.get("policies_dir", ())) if ctx.obj else ()
 
 
-def env_dirs() -> list[Path]:
-    """The folders $FOLLOWUP_POLICIES names, in order."""
-    return [Path(d) for d in os.environ.get("FOLLOWUP_POLICIES", "").split(os.pathsep) if d]
+env_dirs = env_policy_dirs  # the folders $FOLLOWUP_POLICIES names, in order
 
 
 def user_dirs(ctx: click.Context) -> list[Path]:

@@ -680,8 +680,7 @@ def _chunk_rows(chunk: Any) -> Iterator[CohortRow]:
             facts = decode_row(chunk.kind, item, chunk.header, *delimiter)
         except RowError as exc:
             aid = item.applicant_id if isinstance(item, BadCsvRow) else None
-            problems = tuple(_plain_row_problem(p, item) for p in exc.problems)
-            yield CohortRow(row, line, None, problems, aid)
+            yield CohortRow(row, line, None, exc.problems, aid)
             continue
         aid = facts.get("applicant_id")
         yield CohortRow(row, line, facts, (), aid if isinstance(aid, str) and aid else None)
@@ -790,23 +789,6 @@ def json_words(msg: str) -> str:
         if msg.startswith(start):
             return words
     return msg[:1].lower() + msg[1:]
-
-
-def _plain_row_problem(problem: Problem, item: Any) -> Problem:
-    """A row's problem as the batch's reader words it, but for a line that is JSON
-    but no object, named in JSON's words (a text, a number), not Python's."""
-    if problem.code == "not-an-object" and isinstance(item, bytes | str):
-        try:
-            value = json.loads(item)
-        except ValueError:
-            return problem
-        return Problem(
-            problem.code,
-            f"this line is {_kind_words(value)}, not an object of facts",
-            problem.pointer,
-            suggestion=problem.suggestion,
-        )
-    return problem
 
 
 def row_problem_text(file: str | None, row: int, line: int | None, problem: Problem) -> str:

@@ -25,7 +25,9 @@ __all__ = [
     "PolicyNotFound",
     "Problem",
     "did_you_mean",
+    "json_error_words",
     "json_fix",
+    "json_kind",
     "other_date",
     "show_value",
     "yaml_number",
@@ -347,3 +349,117 @@ def _date_fix(written: str, first: str, second: str, third: str, time: str = "")
     if len(ways) == 2:
         return f"write {ways[0]} if {written} is month/day, or {ways[1]} if it is day/month"
     return "write the date as year-month-day, e.g. 2026-03-31"
+
+
+#: what a line that is JSON but not an object holds, in JSON's words
+_JSON_KINDS: dict[type, str] = {
+    list: "a JSON list",
+    str: "a JSON text (string)",
+    int: "a JSON number",
+    float: "a JSON number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value that is not an object is, in JSON's words ("a JSON list")."""
+    return _JSON_KINDS.get(
+        type(value), "a JSON object" if isinstance(value, dict) else "a JSON value"
+    )
+
+
+#: Python's words for a value, where JSON has its own
+_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def json_error_words(exc: ValueError) -> tuple[str, str]:
+    """What is wrong with a line (or file) that is not JSON, in plain words with its column,
+    and how to fix it; only ever called for a line that failed.
+
+    The common mistakes of JSON written by hand or by a script that is not a
+    JSON writer: a comma after the last item, single quotes, Python's True,
+    False and None, a missing comma, more after the object. The rest keeps
+    the json module's words, with the fix ``followup evaluate`` gives for them.
+    """
+    if not isinstance(exc, json.JSONDecodeError):
+        if "Exceeds the limit" in str(exc):  # Python reads at most 4,300 digits
+            return (
+                "a number has too many digits to be read",
+                "write a smaller number; no fact needs more than a few digits",
+            )
+        return str(exc), "one JSON object per line"
+    msg, doc, pos = exc.msg, exc.doc, exc.pos
+    if not doc[pos:].strip():  # (the line's own newline is not a line of its own)
+        at = "at the end of the line"
+    elif exc.lineno == 1:
+        at = f"at column {exc.colno}"
+    else:
+        at = f"at line {exc.lineno} column {exc.colno}"
+    here = doc[pos : pos + 1]
+    before = doc[:pos].rstrip()[-1:]
+    expecting_value = msg.startswith("Expecting value")
+    if msg.startswith("Expecting property name") or expecting_value:
+        if here == "'":
+            return (
+                f"{at}, text is in single quotes ('...'); JSON puts names and text "
+                'in double quotes ("...")',
+                "write \"...\" instead of '...'",
+            )
+        if before == "," and here in ("}", "]"):
+            return (
+                f"{at}, a comma comes after the last item, right before the closing {here}",
+                "remove the comma after the last item",
+            )
+    word = _WORD.match(doc, pos)
+    if expecting_value and word is not None and word.group() in _PYTHON_WORDS:
+        python = word.group()
+        return (
+            f"{at}, {python} is written as in Python; JSON writes {_PYTHON_WORDS[python]}",
+            "write true, false and null in lowercase",
+        )
+    if msg.startswith("Expecting property name") and word is not None:
+        return (
+            f"{at}, the name {word.group()} is not in double quotes",
+            f'write it "{word.group()}"',
+        )
+    if msg.startswith("Expecting ',' delimiter"):
+        return (
+            f"{at}, a comma is missing between two items (or a bracket opened before is "
+            "not closed)",
+            json_fix(msg) or "one JSON object per line",
+        )
+    if msg.startswith("Expecting ':' delimiter"):
+        return f"{at}, a name is not followed by ':'", 'write "name": value'
+    if msg.startswith("Extra data"):
+        end = "the object's closing }" if before == "}" else "the end of the JSON value"
+        return (
+            f"{at}, there is more after {end}",
+            "one JSON object per line: remove what follows the object, or put it on a line "
+            "of its own",
+        )
+    if msg.startswith("Invalid control character") and here in ("\n", "\r"):
+        # the line ends inside text: say where the text began
+        msg, pos = "Unterminated string", doc.rfind('"', 0, pos)
+        at = f"at column {pos - doc.rfind(chr(10), 0, pos)}"
+    if msg.startswith("Unterminated string"):
+        return (
+            f"{at}, a quote opens text that is never closed",
+            'close the text with a double quote ("), or write a quote inside it as \\"',
+        )
+    if msg.startswith("Invalid control character"):
+        return (
+            f"{at}, text holds a control character ({here!r}), which JSON writes as an escape",
+            json_fix(msg) or "one JSON object per line",
+        )
+    if expecting_value:
+        what = (
+            f"{word.group()} is not a JSON value"
+            if word is not None
+            else f"a value is missing before {here!r}"
+            if here.strip()
+            else "a value is missing"
+        )
+        return f"{at}, {what}", json_fix(msg) or "one JSON object per line"
+    return f"{at}: {msg}", json_fix(msg) or "one JSON object per line"

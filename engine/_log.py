@@ -44,7 +44,7 @@ from ._diff import (
     read_cohort,
     row_problem_text,
 )
-from ._errors import FactsError, FollowupError, PolicyNotFound
+from ._errors import FactsError, FollowupError, PolicyNotFound, json_error_words, json_kind
 from ._policy import ENGINE_VERSION, Policy, load_policy
 from ._releases import read_releases
 
@@ -275,7 +275,7 @@ def _parse_line(raw: bytes) -> tuple[Mapping[str, Any] | None, str | None]:
     if problem is not None:
         return None, problem
     if not isinstance(record, dict):
-        return None, f"is a JSON {_json_type(record)}, not a logged decision (an object)"
+        return None, f"is {json_kind(record)}, not a logged decision (an object)"
     missing = [
         k for k in ("decision_id", "facts", "as_of", "policy", "decision") if k not in record
     ]
@@ -296,8 +296,6 @@ _POLICY_KEYS = ("name", "version", "sha256")
 def _json_line(raw: bytes) -> tuple[Any, str | None]:
     """A line's JSON value, or what is wrong with it (words after "line N"): in
     plain words with its column, as the batch says it of an input line."""
-    from .batch._worker import _json_words  # the batch's translator of the parser's words
-
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -310,7 +308,7 @@ def _json_line(raw: bytes) -> tuple[Any, str | None]:
     except RecursionError:
         return None, "is not JSON that can be read: its brackets nest too deeply"
     except ValueError as exc:
-        what, _ = _json_words(exc)  # (its fix is for a line written by hand)
+        what, _ = json_error_words(exc)  # (its fix is for a line written by hand)
         content = text.rstrip("\r\n")
         # a line a crash cut short ends early, or where the next entry's newline begins
         cut = isinstance(exc, json.JSONDecodeError) and (
@@ -448,13 +446,7 @@ def _json_kind(value: Any) -> tuple[str, str]:
             "a JSON object with neither decision_id and decision (a logged decision) nor "
             "policy, as_of and recommendations (a decision of followup batch)"
         )
-    return "json", f"a JSON {_json_type(value)}, not an object"
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {list: "list", str: "string", int: "number", float: "number"}.get(type(value), "value")
+    return "json", f"{json_kind(value)}, not an object"
 
 
 # ----------------------------------------------------------------- replay

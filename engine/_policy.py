@@ -561,14 +561,14 @@ def bundled_policies_dir() -> Path:
     return Path(str(resources.files("followup.policies")))
 
 
+def env_policy_dirs() -> list[Path]:
+    """The folders ``$FOLLOWUP_POLICIES`` names, in order."""
+    return [Path(d) for d in os.environ.get("FOLLOWUP_POLICIES", "").split(os.pathsep) if d]
+
+
 def policy_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
     """Where policies are looked up: ``extra``, then ``$FOLLOWUP_POLICIES``, then the bundled ones."""
-    dirs = [Path(d) for d in extra]
-    env = os.environ.get("FOLLOWUP_POLICIES")
-    if env:
-        dirs += [Path(d) for d in env.split(os.pathsep) if d]
-    dirs.append(bundled_policies_dir())
-    return dirs
+    return [Path(d) for d in extra] + env_policy_dirs() + [bundled_policies_dir()]
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,7 @@ def command_for(root: Path, words: str) -> str:
     """``followup WORDS`` for a policy in the folder of policies ``root``, with
     ``--policies-dir ROOT`` unless followup searches it anyway (installed with
     it, or named by $FOLLOWUP_POLICIES)."""
-    searched = [Path(d) for d in os.environ.get("FOLLOWUP_POLICIES", "").split(os.pathsep) if d]
-    searched.append(_semver().bundled_policies_dir())
+    searched = [*_semver().env_policy_dirs(), _semver().bundled_policies_dir()]
     try:
         if any(root.resolve() == d.resolve() for d in searched):
             return f"followup {words}"

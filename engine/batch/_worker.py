@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .._errors import FactsError, Problem, json_fix, show_value
+from .._errors import FactsError, Problem, json_error_words, json_kind, show_value
 from .._facts import FACT_KINDS
 from .._rows import encode_id, evaluate_items, has_surrogate, loads, loads_facts, repeated_keys
 from .._yaml import escape_pointer
@@ -314,7 +314,7 @@ def decode_row(
                 )
             ) from exc
         except ValueError as exc:
-            what, fix = _json_words(exc)
+            what, fix = json_error_words(exc)
             raise RowError(
                 Problem("invalid-json", f"this line is not valid JSON: {what}", "", suggestion=fix)
             ) from exc
@@ -322,8 +322,7 @@ def decode_row(
             raise RowError(
                 Problem(
                     "not-an-object",
-                    f"this line is {_JSON_KINDS.get(type(value), 'a JSON value')}, "
-                    "not an object of facts",
+                    f"this line is {json_kind(value)}, not an object of facts",
                     "",
                     suggestion='write {"applicant_id": ..., "interview_at": ...}',
                 )
@@ -336,17 +335,6 @@ def decode_row(
     return _record(item)
 
 
-#: what a line that is JSON but not an object holds, in JSON's words
-_JSON_KINDS = {
-    list: "a JSON list",
-    str: "a JSON text (string)",
-    int: "a JSON number",
-    float: "a JSON number",
-    bool: "true or false",
-    type(None): "null",
-}
-
-
 def _named_twice(key: str) -> Problem:
     return Problem(
         "duplicate-key",
@@ -356,102 +344,6 @@ def _named_twice(key: str) -> Problem:
         suggestion="remove or rename one of them",
         value=key,
     )
-
-
-#: Python's words for a value, where JSON has its own
-_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
-_WORD = re.compile(r"[A-Za-z_]\w*")
-
-
-def _json_words(exc: ValueError) -> tuple[str, str]:
-    """What is wrong with a line that is not JSON, in plain words with its column,
-    and how to fix it; only ever called for a line that failed.
-
-    The common mistakes of JSON written by hand or by a script that is not a
-    JSON writer: a comma after the last item, single quotes, Python's True,
-    False and None, a missing comma, more after the object. The rest keeps
-    the json module's words, with the fix ``followup evaluate`` gives for them.
-    """
-    if not isinstance(exc, json.JSONDecodeError):
-        if "Exceeds the limit" in str(exc):  # Python reads at most 4,300 digits
-            return (
-                "a number has too many digits to be read",
-                "write a smaller number; no fact needs more than a few digits",
-            )
-        return str(exc), "one JSON object per line"
-    msg, doc, pos = exc.msg, exc.doc, exc.pos
-    if not doc[pos:].strip():  # (the line's own newline is not a line of its own)
-        at = "at the end of the line"
-    elif exc.lineno == 1:
-        at = f"at column {exc.colno}"
-    else:
-        at = f"at line {exc.lineno} column {exc.colno}"
-    here = doc[pos : pos + 1]
-    before = doc[:pos].rstrip()[-1:]
-    expecting_value = msg.startswith("Expecting value")
-    if msg.startswith("Expecting property name") or expecting_value:
-        if here == "'":
-            return (
-                f"{at}, text is in single quotes ('...'); JSON puts names and text "
-                'in double quotes ("...")',
-                "write \"...\" instead of '...'",
-            )
-        if before == "," and here in ("}", "]"):
-            return (
-                f"{at}, a comma comes after the last item, right before the closing {here}",
-                "remove the comma after the last item",
-            )
-    word = _WORD.match(doc, pos)
-    if expecting_value and word is not None and word.group() in _PYTHON_WORDS:
-        python = word.group()
-        return (
-            f"{at}, {python} is written as in Python; JSON writes {_PYTHON_WORDS[python]}",
-            "write true, false and null in lowercase",
-        )
-    if msg.startswith("Expecting property name") and word is not None:
-        return (
-            f"{at}, the name {word.group()} is not in double quotes",
-            f'write it "{word.group()}"',
-        )
-    if msg.startswith("Expecting ',' delimiter"):
-        return (
-            f"{at}, a comma is missing between two items (or a bracket opened before is "
-            "not closed)",
-            json_fix(msg) or "one JSON object per line",
-        )
-    if msg.startswith("Expecting ':' delimiter"):
-        return f"{at}, a name is not followed by ':'", 'write "name": value'
-    if msg.startswith("Extra data"):
-        end = "the object's closing }" if before == "}" else "the end of the JSON value"
-        return (
-            f"{at}, there is more after {end}",
-            "one JSON object per line: remove what follows the object, or put it on a line "
-            "of its own",
-        )
-    if msg.startswith("Invalid control character") and here in ("\n", "\r"):
-        # the line ends inside text: say where the text began
-        msg, pos = "Unterminated string", doc.rfind('"', 0, pos)
-        at = f"at column {pos - doc.rfind(chr(10), 0, pos)}"
-    if msg.startswith("Unterminated string"):
-        return (
-            f"{at}, a quote opens text that is never closed",
-            'close the text with a double quote ("), or write a quote inside it as \\"',
-        )
-    if msg.startswith("Invalid control character"):
-        return (
-            f"{at}, text holds a control character ({here!r}), which JSON writes as an escape",
-            json_fix(msg) or "one JSON object per line",
-        )
-    if expecting_value:
-        what = (
-            f"{word.group()} is not a JSON value"
-            if word is not None
-            else f"a value is missing before {here!r}"
-            if here.strip()
-            else "a value is missing"
-        )
-        return f"{at}, {what}", json_fix(msg) or "one JSON object per line"
-    return f"{at}: {msg}", json_fix(msg) or "one JSON object per line"
 
 
 def _row_id(

@@ -601,7 +601,9 @@ def test_diff_cohort_reports_a_bad_jsonl_line_and_goes_on(
     assert "Error" not in text and "Expecting" not in text and "char 21" not in text
     assert "\nImpact on the cohort (5 applicants, as of 2026-03-12" in text
     assert f"\n    {cohort}:2: invalid-json: this line is not valid JSON: " in text
-    assert f"\n    {cohort}:5: not-an-object: this line is a list, not an object of facts" in text
+    assert (
+        f"\n    {cohort}:5: not-an-object: this line is a JSON list, not an object of facts" in text
+    )
     assert [(e["row"], e["line"]) for e in impact["errors"]] == [(2, 2), (4, 5)]
     assert impact["total"] == 5
 
